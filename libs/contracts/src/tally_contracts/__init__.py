@@ -1,0 +1,1 @@
+"""Tally's contracts: topic names, the event envelope and every event schema (pydantic only)."""

@@ -1,0 +1,36 @@
+"""Every Kafka topic Tally uses, named `<domain>.<fact>.v<N>`; a released name is never edited."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """How a topic is created: partitions, and whether it is compacted by key."""
+
+    name: str
+    partitions: int = 8
+    compacted: bool = False
+
+
+USAGE_EVENTS = "usage.events.v1"
+"""Producers publish raw usage here (CONTRACTS.md §1), keyed by account SID."""
+
+USAGE_REJECTED = "usage.rejected.v1"
+"""Dead letters: usage events that broke the contract, with the original bytes and the reason."""
+
+USAGE_RECORDED = "usage.recorded.v1"
+"""Usage that was validated, deduplicated and stored: the input of rating."""
+
+ACCOUNT_STATE = "accounts.state.v1"
+"""The latest state of every account (billing mode, time zone, status), compacted by SID."""
+
+BALANCE_CHANGED = "balances.changed.v1"
+"""A rated charge moved an account's balance."""
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec(USAGE_EVENTS),
+    TopicSpec(USAGE_REJECTED),
+    TopicSpec(USAGE_RECORDED),
+    TopicSpec(ACCOUNT_STATE, compacted=True),
+    TopicSpec(BALANCE_CHANGED),
+)

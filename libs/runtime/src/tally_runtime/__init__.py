@@ -1,0 +1,1 @@
+"""Plumbing shared by Tally's services: settings, telemetry, Kafka, PostgreSQL, inbox, outbox."""

@@ -1,0 +1,53 @@
+"""Kafka plumbing: a traced broker, and the topics created with the right settings."""
+
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from opentelemetry.sdk.trace import TracerProvider
+from tally_contracts.topics import TopicSpec
+
+from tally_runtime.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+def make_broker(
+    service_name: str, settings: ServiceSettings, tracer_provider: TracerProvider
+) -> KafkaBroker:
+    """A broker whose publishes wait for every in-sync replica and carry trace context."""
+    return KafkaBroker(
+        settings.kafka_bootstrap,
+        client_id=f"tally-{service_name}",
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        middlewares=[KafkaTelemetryMiddleware(tracer_provider=tracer_provider)],
+    )
+
+
+async def ensure_topics(settings: ServiceSettings, specs: tuple[TopicSpec, ...]) -> None:
+    """Create the missing topics; compacted ones keep only the latest value per key."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(
+                name=spec.name,
+                num_partitions=spec.partitions,
+                replication_factor=settings.kafka_replication_factor,
+                topic_configs={"cleanup.policy": "compact"} if spec.compacted else {},
+            )
+            for spec in specs
+            if spec.name not in existing
+        ]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                log.info("another process created the topics first")
+    finally:
+        await admin.close()

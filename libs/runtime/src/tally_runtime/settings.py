@@ -1,0 +1,56 @@
+"""The settings every Tally process shares; each service subclasses them with its own prefix."""
+
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "development-only-placeholder-secret"  # noqa: S105 - refused in production
+
+Environment = Literal["development", "test", "production"]
+
+
+class ServiceSettings(BaseSettings):
+    """Broker, database, telemetry and safety settings; localhost defaults for development.
+
+    Shared infrastructure is read from unprefixed variables (`KAFKA_BOOTSTRAP`,
+    `TALLY_ENVIRONMENT`, `TALLY_TRACE_DIR`) so one export points every service at it.
+    """
+
+    model_config = SettingsConfigDict(populate_by_name=True, extra="ignore")
+
+    environment: Environment = Field(
+        "development", validation_alias=AliasChoices("TALLY_ENVIRONMENT", "environment")
+    )
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:19092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP", "kafka_bootstrap")
+    )
+    kafka_replication_factor: int = Field(
+        1,
+        validation_alias=AliasChoices("KAFKA_REPLICATION_FACTOR", "kafka_replication_factor"),
+    )
+    trace_dir: Path | None = Field(
+        None,
+        validation_alias=AliasChoices("TALLY_TRACE_DIR", "trace_dir"),
+        description="write finished spans as JSON lines to <trace_dir>/<service>.jsonl",
+    )
+    database_url: str = "postgresql://tally:tally@127.0.0.1:15432/tally"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    consumer_group: str = "tally"
+    failpoint: str | None = Field(
+        None, description="crash with SIGKILL at this named point; for crash-recovery tests"
+    )
+
+    @model_validator(mode="after")
+    def _no_placeholder_secret_outside_development(self) -> Self:
+        if self.environment == "production":
+            for name, value in self:
+                if isinstance(value, SecretStr) and value.get_secret_value() == PLACEHOLDER_SECRET:
+                    prefix = self.model_config.get("env_prefix", "")
+                    raise ValueError(
+                        f"{name} still holds the development placeholder; set {prefix}"
+                        f"{name.upper()} to a real secret before starting in production"
+                    )
+        return self

@@ -1,0 +1,38 @@
+"""OpenTelemetry tracing for one process: OTLP when configured, JSON-lines files for tests."""
+
+import json
+import os
+from pathlib import Path
+
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+
+from tally_runtime.settings import ServiceSettings
+
+
+def _one_line(span: ReadableSpan) -> str:
+    return json.dumps(json.loads(span.to_json()), separators=(",", ":")) + "\n"
+
+
+def configure_tracing(service_name: str, settings: ServiceSettings) -> TracerProvider:
+    """Build the process's tracer provider and instrument PostgreSQL calls with it."""
+    provider = TracerProvider(resource=Resource.create({"service.name": f"tally-{service_name}"}))
+    if settings.trace_dir is not None:
+        Path(settings.trace_dir).mkdir(parents=True, exist_ok=True)
+        # Line-buffered so a reader sees whole spans; one file per service avoids interleaving.
+        out = (Path(settings.trace_dir) / f"{service_name}.jsonl").open("a", buffering=1)
+        exporter = ConsoleSpanExporter(out=out, formatter=_one_line)
+        provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=200))
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    # The global provider serves libraries that look it up themselves; set once per process.
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        trace.set_tracer_provider(provider)
+    instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument(tracer_provider=provider)
+    return provider
