@@ -48,7 +48,7 @@ setup() {
   say "resolving the broker's jars from Maven Central (project-local repo .cache/m2)"
   # Into a temp dir first, so an interrupted download is never mistaken for a complete one.
   rm -rf "$LIBS.partial"
-  mvn -q -B -f "$ROOT/infra/kafka/pom.xml" -Dmaven.repo.local="$ROOT/.cache/m2" \
+  mvn -q -B -Dstyle.color=never -f "$ROOT/infra/kafka/pom.xml" -Dmaven.repo.local="$ROOT/.cache/m2" \
     dependency:copy-dependencies -DoutputDirectory="$LIBS.partial"
   mv "$LIBS.partial" "$LIBS"
 }

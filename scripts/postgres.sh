@@ -27,7 +27,8 @@ if [[ $EUID -eq 0 ]]; then as_pg() { runuser -u postgres -- "$@"; }; else as_pg(
 # An existing cluster must be run by the major version that created it; a new one gets the newest.
 pg_bin() {
   if [[ -f "$DATA/PG_VERSION" ]]; then
-    local bin="/usr/lib/postgresql/$(cat "$DATA/PG_VERSION")/bin"
+    local bin
+    bin="/usr/lib/postgresql/$(cat "$DATA/PG_VERSION")/bin"
     [[ -x "$bin/pg_ctl" ]] || die "$DATA was made by PostgreSQL $(cat "$DATA/PG_VERSION"), not installed: '$0 reset'"
     echo "$bin"
   else

@@ -38,9 +38,9 @@ async def _probe(bootstrap: str) -> None:
         await admin.close()
 
 
-async def _wait(bootstrap: str, timeout: float, pid: int | None) -> str | None:
+async def _wait(bootstrap: str, seconds: float, pid: int | None) -> str | None:
     """Return None once the broker answers, else the reason it did not."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + seconds
     last_error = "no attempt made"
     while time.monotonic() < deadline:
         if not _alive(pid):
@@ -52,7 +52,7 @@ async def _wait(bootstrap: str, timeout: float, pid: int | None) -> str | None:
             await asyncio.sleep(0.5)
         else:
             return None
-    return f"no metadata from {bootstrap} within {timeout:.0f} s (last error: {last_error})"
+    return f"no metadata from {bootstrap} within {seconds:.0f} s (last error: {last_error})"
 
 
 def main() -> int:

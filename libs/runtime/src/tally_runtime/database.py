@@ -3,12 +3,17 @@
 import asyncio
 import contextlib
 from pathlib import Path
+from typing import TypeAlias
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 from yoyo import get_backend, read_migrations
 
 RUNTIME_MIGRATIONS = Path(__file__).parent / "migrations"
+
+Connection: TypeAlias = asyncpg.Connection | PoolConnectionProxy
+"""A connection of its own or one borrowed from a pool (`pool.acquire()`); both work alike."""
 
 
 def _with_database(url: str, database: str) -> str:

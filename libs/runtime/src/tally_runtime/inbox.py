@@ -1,9 +1,9 @@
 """The inbox: the record of which messages a consumer has already applied."""
 
-import asyncpg
+from tally_runtime.database import Connection
 
 
-async def first_delivery(conn: asyncpg.Connection, consumer: str, message_id: str) -> bool:
+async def first_delivery(conn: Connection, consumer: str, message_id: str) -> bool:
     """Record `message_id` for `consumer`; False when it was recorded before (a redelivery).
 
     Call it inside the transaction that applies the message, so the record and the state

@@ -11,13 +11,15 @@ from faststream.kafka import KafkaBroker
 from opentelemetry import propagate, trace
 from pydantic import BaseModel
 
+from tally_runtime.database import Connection
+
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 _JSON_HEADERS = {"content-type": "application/json"}
 
 
-async def enqueue(conn: asyncpg.Connection, topic: str, key: str, event: BaseModel) -> None:
+async def enqueue(conn: Connection, topic: str, key: str, event: BaseModel) -> None:
     """Save `event` for publication; call it inside the transaction that makes it true.
 
     The current trace context travels with the row so the relay's publish joins the trace
@@ -34,9 +36,7 @@ async def enqueue(conn: asyncpg.Connection, topic: str, key: str, event: BaseMod
     )
 
 
-async def enqueue_many(
-    conn: asyncpg.Connection, rows: Sequence[tuple[str, str, BaseModel]]
-) -> None:
+async def enqueue_many(conn: Connection, rows: Sequence[tuple[str, str, BaseModel]]) -> None:
     """`enqueue` for many (topic, key, event) rows in one round trip."""
     headers: dict[str, str] = {}
     propagate.inject(headers)

@@ -1,0 +1,1 @@
+"""The usage service: validates, deduplicates and stores producers' usage events."""

@@ -1,0 +1,145 @@
+# asyncpg and docker ship no type information.
+# mypy: disable-error-code="import-untyped"
+"""Pytest plugin (entry point ``tally``): a real Kafka and PostgreSQL for integration tests.
+
+Where each comes from, first match wins:
+
+1. ``KAFKA_BOOTSTRAP`` / ``DATABASE_URL`` in the environment (``make test`` starts local
+   servers with ``scripts/infra.sh up`` and exports them);
+2. a testcontainers container, when a Docker engine answers;
+3. otherwise the test fails and says what is missing. It never skips: a skipped
+   integration test reads like a passing one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import uuid
+import warnings
+from collections.abc import Awaitable, Callable, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+NewDatabase = Callable[[str], Awaitable[str]]
+"""The ``new_database`` factory: ``await new_database("usage")`` -> URL of a new database."""
+
+_HOW_TO_START = (
+    "`make test` starts a local broker and PostgreSQL (scripts/infra.sh up) and exports "
+    "KAFKA_BOOTSTRAP and DATABASE_URL; by hand: "
+    'bash scripts/infra.sh up && eval "$(bash scripts/infra.sh env)"'
+)
+
+
+def database_url(server_url: str, name: str) -> str:
+    """Return ``server_url`` pointing at database ``name`` instead."""
+    return urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+
+
+def _docker_problem() -> str | None:
+    """Return None if a Docker engine answers, else why it does not."""
+    try:
+        import docker
+
+        client = docker.from_env()
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except Exception as exc:  # no SDK, no socket, no daemon: all mean "no Docker"
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _unavailable(what: str, variable: str, docker_problem: str) -> str:
+    return (
+        f"{what} is not available: {variable} is not set and testcontainers found no Docker "
+        f"engine ({docker_problem}). {_HOW_TO_START}"
+    )
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """Bootstrap address (``host:port``) of a running Kafka broker."""
+    if address := os.environ.get("KAFKA_BOOTSTRAP"):
+        yield address
+        return
+    if problem := _docker_problem():
+        pytest.fail(_unavailable("Kafka", "KAFKA_BOOTSTRAP", problem), pytrace=False)
+    from testcontainers.community.kafka import KafkaContainer
+
+    with KafkaContainer() as kafka:
+        yield kafka.get_bootstrap_server()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """Server-level URL (database ``postgres``) of a PostgreSQL where tests may create databases."""
+    if url := os.environ.get("DATABASE_URL"):
+        yield url
+        return
+    if problem := _docker_problem():
+        pytest.fail(_unavailable("PostgreSQL", "DATABASE_URL", problem), pytrace=False)
+    from testcontainers.community.postgres import PostgresContainer
+
+    container = PostgresContainer(
+        "postgres:15",
+        username="tally",
+        password="tally",  # noqa: S106 -- a throwaway container on this machine
+        dbname="postgres",
+        driver=None,
+    )
+    with container as postgres:
+        yield postgres.get_connection_url()
+
+
+async def _execute(server_url: str, sql: str) -> None:
+    connection = await asyncpg.connect(server_url)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+async def _drop_all(server_url: str, names: list[str]) -> list[str]:
+    """Drop the databases; return the errors (teardown must not fail a passed session)."""
+    errors = []
+    for name in names:
+        try:
+            # FORCE: a pool a test forgot to close must not keep its database alive.
+            await _execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except Exception as exc:
+            errors.append(f"{name}: {type(exc).__name__}: {exc}")
+    return errors
+
+
+@pytest.fixture(scope="session")
+def new_database(postgres_url: str) -> Iterator[NewDatabase]:
+    """Factory of empty databases: ``await new_database("usage")`` -> its URL.
+
+    Names are unique (``test_usage_<hex>``), so tests and parallel runs never share state.
+    All are dropped when the session ends.
+    """
+    created: list[str] = []
+
+    async def create(label: str) -> str:
+        slug = re.sub(r"[^a-z0-9_]+", "_", label.lower()).strip("_")[:30] or "db"
+        name = f"test_{slug}_{uuid.uuid4().hex[:12]}"
+        await _execute(postgres_url, f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return database_url(postgres_url, name)
+
+    yield create
+
+    if created:
+        # The tests' event loop may already be closed, and must not be replaced: use a private one.
+        loop = asyncio.new_event_loop()
+        try:
+            errors = loop.run_until_complete(_drop_all(postgres_url, created))
+        finally:
+            loop.close()
+        if errors:
+            warnings.warn("test databases left behind: " + "; ".join(errors), stacklevel=1)

@@ -1,0 +1,41 @@
+"""The accounts service's composition root: settings, tracing, database, broker, routes."""
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from tally_runtime.kafka import make_broker
+from tally_runtime.lifecycle import migrated_database, running_broker
+from tally_runtime.problems import install_problem_handlers
+from tally_runtime.telemetry import configure_tracing
+
+from tally_accounts.api import router
+from tally_accounts.config import Settings
+from tally_accounts.subscribers import register_subscribers
+
+SERVICE = "accounts"
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The accounts service as an ASGI app; its lifespan runs the database, broker and relay."""
+    settings = settings or Settings()
+    provider = configure_tracing(SERVICE, settings)
+    broker = make_broker(SERVICE, settings, provider)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with migrated_database(settings, MIGRATIONS) as pool:
+            register_subscribers(broker, pool=pool, settings=settings)
+            # No consumers yet, but the broker also carries the outbox relay's publishes.
+            async with running_broker(settings, broker, pool):
+                app.state.pool = pool
+                yield
+
+    app = FastAPI(title="Tally accounts (internal)", lifespan=lifespan)
+    install_problem_handlers(app)
+    app.include_router(router)
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, excluded_urls="/health")
+    return app

@@ -1,0 +1,101 @@
+"""Rating and charging: pure rules over plain data, Decimal money, an explicit clock."""
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from tally_contracts.balances import BalanceChanged
+from tally_contracts.usage import UsageCategory, UsageRecorded
+
+CURRENCY = "USD"
+
+# A charge keeps sub-cent precision (micro-dollars, NUMERIC(20,6) in PostgreSQL): a thousand
+# 0.0085 charges must add up to 8.50, not to a thousand rounded cents. Only an invoice rounds,
+# once, to the cent.
+CHARGE_PRECISION = Decimal("0.000001")
+
+RateCard = Mapping[UsageCategory, Decimal]
+"""The flat price of one unit of each usage category, in USD."""
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The wall clock, as a UTC instant."""
+    return datetime.now(UTC)
+
+
+class NoRateError(LookupError):
+    """The rate card has no price for a usage category."""
+
+    def __init__(self, category: UsageCategory) -> None:
+        super().__init__(f"the rate card has no price for {category.value}")
+        self.category = category
+
+
+def rate(category: UsageCategory, quantity: Decimal, rate_card: RateCard) -> Decimal:
+    """What `quantity` units of `category` cost, to the micro-dollar."""
+    try:
+        unit_price = rate_card[category]
+    except KeyError:
+        raise NoRateError(category) from None
+    # Half-up is the rounding a finance team reproduces by hand.
+    return (unit_price * quantity).quantize(CHARGE_PRECISION, rounding=ROUND_HALF_UP)
+
+
+def charge_id_for(account_sid: str, usage_event_id: str) -> str:
+    """The charge's id, derived from the usage it prices so a replay finds the same charge."""
+    digest = hashlib.sha256(f"{account_sid}/{usage_event_id}".encode()).hexdigest()
+    return f"CH{digest[:32]}"
+
+
+@dataclass(frozen=True)
+class Charge:
+    """One usage event, rated."""
+
+    charge_id: str
+    account_sid: str
+    usage_event_id: str
+    category: UsageCategory
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+    usage_occurred_at: datetime
+    charged_at: datetime
+
+    @property
+    def balance_delta(self) -> Decimal:
+        """How the charge moves the account's balance: it draws it down."""
+        return -self.amount
+
+
+def charge_for(usage: UsageRecorded, rate_card: RateCard, now: datetime) -> Charge:
+    """Rate recorded usage into a charge."""
+    amount = rate(usage.category, usage.quantity, rate_card)
+    return Charge(
+        charge_id=charge_id_for(usage.account_sid, usage.usage_event_id),
+        account_sid=usage.account_sid,
+        usage_event_id=usage.usage_event_id,
+        category=usage.category,
+        quantity=usage.quantity,
+        unit_price=rate_card[usage.category],
+        amount=amount,
+        usage_occurred_at=usage.usage_occurred_at,
+        charged_at=now,
+    )
+
+
+def balance_changed(charge: Charge, balance: Decimal) -> BalanceChanged:
+    """The fact that `charge` moved the account's balance to `balance`."""
+    return BalanceChanged(
+        event_id=f"charge:{charge.charge_id}",
+        occurred_at=charge.charged_at,
+        account_sid=charge.account_sid,
+        charge_id=charge.charge_id,
+        usage_event_id=charge.usage_event_id,
+        amount=charge.amount,
+        balance=balance,
+        currency=CURRENCY,
+    )

@@ -1,0 +1,43 @@
+"""Invoicing's use cases: each applies one event in one transaction, and is safe to run twice."""
+
+import asyncpg
+from tally_contracts.accounts import AccountState
+from tally_contracts.balances import BalanceChanged
+from tally_contracts.topics import BALANCE_CHANGED
+from tally_contracts.usage import UsageRecorded
+from tally_runtime import inbox, outbox
+
+from tally_invoicing import domain, repository
+
+CHARGE_USAGE = "invoicing.charge-usage"
+"""The inbox consumer name of `charge_usage`."""
+
+
+async def charge_usage(
+    usage: UsageRecorded, *, pool: asyncpg.Pool, clock: domain.Clock
+) -> BalanceChanged | None:
+    """Rate recorded usage, charge it and draw down the balance; None if already applied."""
+    async with pool.acquire() as conn, conn.transaction():
+        if not await inbox.first_delivery(conn, CHARGE_USAGE, usage.event_id):
+            return None
+        rate_card = await repository.load_rate_card(conn)
+        # Every account draws down for now; billing modes come next, and then an invoiced
+        # account's usage accumulates into its monthly invoice instead.
+        charge = domain.charge_for(usage, rate_card, clock())
+        if not await repository.insert_charge(conn, charge):
+            # The same usage arrived under another envelope id: it is charged already.
+            return None
+        balance = await repository.add_to_balance(
+            conn, charge.account_sid, charge.balance_delta, charge.charged_at
+        )
+        changed = domain.balance_changed(charge, balance)
+        await outbox.enqueue(conn, BALANCE_CHANGED, charge.account_sid, changed)
+        return changed
+
+
+async def record_account_state(state: AccountState, *, pool: asyncpg.Pool) -> bool:
+    """Keep the account's newest state; False when an older or repeated version arrived."""
+    # No inbox here: the version is the idempotency key, and unlike an inbox it also refuses
+    # an older state delivered after a newer one.
+    async with pool.acquire() as conn:
+        return await repository.save_account_if_newer(conn, state)

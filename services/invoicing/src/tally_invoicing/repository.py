@@ -1,0 +1,130 @@
+"""Invoicing's SQL and row mapping; no decisions are taken here."""
+
+from datetime import datetime
+from decimal import Decimal
+
+import asyncpg
+from tally_contracts.accounts import AccountState
+from tally_contracts.usage import UsageCategory
+
+from tally_invoicing.domain import CURRENCY, Charge, RateCard
+
+
+async def load_rate_card(conn: asyncpg.Connection) -> RateCard:
+    """The current unit price of every category."""
+    rows = await conn.fetch("SELECT category, unit_price FROM rate_card")
+    return {UsageCategory(row["category"]): row["unit_price"] for row in rows}
+
+
+async def insert_charge(conn: asyncpg.Connection, charge: Charge) -> bool:
+    """Store `charge`; False when a charge with its id already exists."""
+    status = await conn.execute(
+        """
+        INSERT INTO charges (charge_id, account_sid, usage_event_id, category, quantity,
+                             unit_price, amount, currency, usage_occurred_at, charged_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        ON CONFLICT (charge_id) DO NOTHING
+        """,
+        charge.charge_id,
+        charge.account_sid,
+        charge.usage_event_id,
+        charge.category.value,
+        charge.quantity,
+        charge.unit_price,
+        charge.amount,
+        CURRENCY,
+        charge.usage_occurred_at,
+        charge.charged_at,
+    )
+    return bool(status == "INSERT 0 1")
+
+
+async def add_to_balance(
+    conn: asyncpg.Connection, account_sid: str, delta: Decimal, at: datetime
+) -> Decimal:
+    """Move the account's balance by `delta` (from 0 for a new account); returns the new one."""
+    # One statement, so concurrent charges of one account serialise on the row lock.
+    balance: Decimal = await conn.fetchval(
+        """
+        INSERT INTO balances (account_sid, balance, currency, updated_at)
+        VALUES ($1, $2, $3, $4)
+        ON CONFLICT (account_sid) DO UPDATE
+            SET balance = balances.balance + EXCLUDED.balance, updated_at = EXCLUDED.updated_at
+        RETURNING balance
+        """,
+        account_sid,
+        delta,
+        CURRENCY,
+        at,
+    )
+    return balance
+
+
+async def save_account_if_newer(conn: asyncpg.Connection, state: AccountState) -> bool:
+    """Store `state` unless a version at least as new is stored; True when it was stored."""
+    status = await conn.execute(
+        """
+        INSERT INTO accounts (account_sid, version, billing_mode, status, time_zone,
+                              state_occurred_at, updated_at)
+        VALUES ($1, $2, $3, $4, $5, $6, now())
+        ON CONFLICT (account_sid) DO UPDATE
+            SET version = EXCLUDED.version,
+                billing_mode = EXCLUDED.billing_mode,
+                status = EXCLUDED.status,
+                time_zone = EXCLUDED.time_zone,
+                state_occurred_at = EXCLUDED.state_occurred_at,
+                updated_at = EXCLUDED.updated_at
+            WHERE accounts.version < EXCLUDED.version
+        """,
+        state.account_sid,
+        state.version,
+        state.billing_mode.value,
+        state.status.value,
+        state.time_zone,
+        state.occurred_at,
+    )
+    return bool(status == "INSERT 0 1")
+
+
+async def fetch_account(conn: asyncpg.Connection, account_sid: str) -> asyncpg.Record | None:
+    """The stored state of one account, if any."""
+    return await conn.fetchrow(
+        "SELECT account_sid, version, billing_mode, status, time_zone, state_occurred_at"
+        " FROM accounts WHERE account_sid = $1",
+        account_sid,
+    )
+
+
+async def fetch_charges(
+    conn: asyncpg.Connection, account_sid: str, limit: int
+) -> list[asyncpg.Record]:
+    """The account's most recent charges, newest first."""
+    return await conn.fetch(
+        """
+        SELECT charge_id, usage_event_id, category, quantity, unit_price, amount, currency,
+               usage_occurred_at, charged_at
+        FROM charges WHERE account_sid = $1
+        ORDER BY charged_at DESC, charge_id DESC
+        LIMIT $2
+        """,
+        account_sid,
+        limit,
+    )
+
+
+async def charges_summary(conn: asyncpg.Connection, account_sid: str) -> tuple[int, Decimal]:
+    """How many charges the account has and what they add up to."""
+    row = await conn.fetchrow(
+        "SELECT count(*) AS count, coalesce(sum(amount), 0) AS total"
+        " FROM charges WHERE account_sid = $1",
+        account_sid,
+    )
+    assert row is not None
+    return row["count"], row["total"]
+
+
+async def fetch_balance(conn: asyncpg.Connection, account_sid: str) -> asyncpg.Record | None:
+    """The account's balance row, if it was ever charged."""
+    return await conn.fetchrow(
+        "SELECT balance, currency, updated_at FROM balances WHERE account_sid = $1", account_sid
+    )

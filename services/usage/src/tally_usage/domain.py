@@ -1,0 +1,232 @@
+"""Pure usage rules: validating a raw message, the canonical payload, new/duplicate/conflict."""
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import ValidationError
+from tally_contracts.errors import FieldError, field_errors
+from tally_contracts.usage import UsageEvent, UsageRecorded, UsageRejected, validation_context
+
+Clock = Callable[[], datetime]
+"""Returns the current UTC instant; handlers take one so tests can fix time."""
+
+UNKNOWN_KEY = "unknown"
+"""The Kafka key of a dead letter whose source message had no key."""
+
+_MAX_IDENTITY_CHARS = 200
+
+
+@dataclass(frozen=True)
+class RawUsageMessage:
+    """One record of `usage.events.v1` exactly as Kafka delivered it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+    @property
+    def message_id(self) -> str:
+        """The inbox id: a record's position is unique and stable across redeliveries."""
+        return f"{self.topic}:{self.partition}:{self.offset}"
+
+    @property
+    def key_text(self) -> str | None:
+        """The key as text (the producer's account SID), if the record had one."""
+        return None if self.key is None else self.key.decode("utf-8", errors="replace")
+
+    @property
+    def original(self) -> str:
+        """The value as text, undecodable bytes replaced, for dead letters and support."""
+        return self.value.decode("utf-8", errors="replace")
+
+
+@dataclass(frozen=True)
+class InvalidUsage:
+    """A message that broke the contract, and whose event it claimed to be, where readable."""
+
+    errors: list[FieldError]
+    account_sid: str | None = None
+    event_id: str | None = None
+
+
+class Outcome(StrEnum):
+    """What handling one message did."""
+
+    RECORDED = "recorded"
+    DUPLICATE = "duplicate"
+    CONFLICT = "conflict"
+    REJECTED = "rejected"
+    REDELIVERED = "redelivered"
+
+
+def validate_usage(message: RawUsageMessage, now: datetime) -> UsageEvent | InvalidUsage:
+    """The event in `message` if it keeps every rule of CONTRACTS.md §1 and its key is its SID."""
+    try:
+        event = UsageEvent.model_validate_json(message.value, context=validation_context(now))
+    except ValidationError as error:
+        account_sid, event_id = _readable_identity(message.value)
+        return InvalidUsage(field_errors(error), account_sid or message.key_text, event_id)
+    if message.key_text != event.account_sid:
+        # Partitioning by key is what keeps one account's events in order; a wrong key breaks it.
+        return InvalidUsage([_key_error(message.key_text)], event.account_sid, event.event_id)
+    return event
+
+
+def _key_error(key: str | None) -> FieldError:
+    if key is None:
+        reason = "the message has no key; publish each event with its account SID as the key"
+    else:
+        reason = (
+            f"differs from the message key {key!r}; publish each event with its account SID"
+            " as the key"
+        )
+    return FieldError(field="account_sid", reason=reason)
+
+
+def _readable_identity(value: bytes) -> tuple[str | None, str | None]:
+    # Best effort, so a rejection can still be found by account and event id.
+    try:
+        document = json.loads(value)
+    except (ValueError, RecursionError):
+        return None, None
+    if not isinstance(document, dict):
+        return None, None
+    return _short_text(document.get("account_sid")), _short_text(document.get("event_id"))
+
+
+def _short_text(value: object) -> str | None:
+    if not isinstance(value, str) or not value:
+        return None
+    return value[:_MAX_IDENTITY_CHARS]
+
+
+def canonical_payload(event: UsageEvent) -> str:
+    """The event's fields as sorted JSON, quantity normalised: equal payloads, equal text."""
+    fields = event.model_dump(mode="json")
+    fields["quantity"] = event.wire_quantity()
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"))
+
+
+def payload_hash(event: UsageEvent) -> str:
+    """SHA-256 of the canonical payload, what tells a duplicate from a conflict."""
+    return hashlib.sha256(canonical_payload(event).encode()).hexdigest()
+
+
+def classify(stored_hash: str | None, incoming_hash: str) -> Outcome:
+    """New (nothing stored under the id), duplicate (same payload) or conflict (different)."""
+    if stored_hash is None:
+        return Outcome.RECORDED
+    if stored_hash == incoming_hash:
+        return Outcome.DUPLICATE
+    return Outcome.CONFLICT
+
+
+def recorded_event_id(account_sid: str, event_id: str) -> str:
+    """The UsageRecorded id, derived from the usage event so a republish is recognised."""
+    return f"usage:{account_sid}:{event_id}"
+
+
+def usage_recorded(event: UsageEvent, now: datetime) -> UsageRecorded:
+    """The fact rating consumes: this usage was accepted and stored."""
+    return UsageRecorded(
+        event_id=recorded_event_id(event.account_sid, event.event_id),
+        occurred_at=now,
+        account_sid=event.account_sid,
+        usage_event_id=event.event_id,
+        category=event.category,
+        quantity=Decimal(event.wire_quantity()),
+        usage_occurred_at=event.occurred_at,
+        phone_number=event.phone_number,
+        number_type=event.number_type,
+    )
+
+
+def conflict_error(event_id: str) -> FieldError:
+    """Why a conflicting repeat is rejected, in words its producer can act on."""
+    return FieldError(
+        field="event_id",
+        reason=(
+            f"event id {event_id!r} was already recorded with a different payload; the first"
+            " payload counts, this one is ignored. Use a new event id for different usage"
+        ),
+    )
+
+
+def dead_letter(
+    message: RawUsageMessage,
+    errors: list[FieldError],
+    now: datetime,
+    reason: Literal["invalid", "conflict"] = "invalid",
+) -> UsageRejected:
+    """The dead letter for `message`: its original bytes, where it came from and why."""
+    return UsageRejected(
+        rejected_at=now,
+        source_topic=message.topic,
+        source_partition=message.partition,
+        source_offset=message.offset,
+        key=message.key_text,
+        original=message.original,
+        errors=errors,
+        reason=reason,
+    )
+
+
+def decimal_text(value: Decimal) -> str:
+    """A quantity as a plain decimal string without exponent or trailing zeros."""
+    return format(value.normalize(), "f")
+
+
+class ReceiptStatus(StrEnum):
+    """What became of an event id, as its producer is told."""
+
+    RECORDED = "recorded"
+    DUPLICATE = "duplicate"
+    CONFLICT = "conflict"
+    REJECTED = "rejected"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class EventHistory:
+    """Everything stored about one event id of one account."""
+
+    recorded_at: datetime | None = None
+    duplicates: int = 0
+    conflicts: int = 0
+    last_rejection: list[FieldError] = field(default_factory=list)
+    rejections: int = 0
+
+
+def receipt_status(history: EventHistory) -> ReceiptStatus:
+    """The one status that matters most: whether the event counts, then what went wrong.
+
+    A recorded event counts exactly once whatever came after it; `conflict` and `duplicate`
+    only say that later copies were ignored. Rejections of an event that was later recorded
+    no longer matter.
+    """
+    if history.recorded_at is not None:
+        if history.conflicts:
+            return ReceiptStatus.CONFLICT
+        if history.duplicates:
+            return ReceiptStatus.DUPLICATE
+        return ReceiptStatus.RECORDED
+    if history.rejections:
+        return ReceiptStatus.REJECTED
+    return ReceiptStatus.UNKNOWN
+
+
+@dataclass(frozen=True)
+class CategoryTotal:
+    """How many events of one category an account has stored, and their summed quantity."""
+
+    category: str
+    events: int
+    quantity: Decimal
