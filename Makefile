@@ -34,7 +34,7 @@ test: setup ## every tier against the real Kafka broker and PostgreSQL
 	$(MAKE) --no-print-directory test-unit test-integration test-e2e
 
 test-unit: ## unit tests: pure, no I/O
-	$(PYTEST) $(wildcard libs/*/tests/unit services/*/tests/unit)
+	$(PYTEST) $(wildcard tests/unit libs/*/tests/unit services/*/tests/unit)
 
 test-integration: ## integration tests: real Kafka + PostgreSQL (`bash scripts/infra.sh up` first)
 	$(INFRA_ENV) && $(PYTEST) $(wildcard libs/*/tests/integration services/*/tests/integration)

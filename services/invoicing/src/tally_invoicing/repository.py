@@ -4,19 +4,20 @@ from datetime import datetime
 from decimal import Decimal
 
 import asyncpg
-from tally_contracts.accounts import AccountState
+from tally_contracts.accounts import AccountState, AccountStatus, BillingMode
 from tally_contracts.usage import UsageCategory
+from tally_runtime.database import Connection
 
-from tally_invoicing.domain import CURRENCY, Charge, RateCard
+from tally_invoicing.domain import CURRENCY, Balance, Charge, KnownAccount, RateCard
 
 
-async def load_rate_card(conn: asyncpg.Connection) -> RateCard:
+async def load_rate_card(conn: Connection) -> RateCard:
     """The current unit price of every category."""
     rows = await conn.fetch("SELECT category, unit_price FROM rate_card")
     return {UsageCategory(row["category"]): row["unit_price"] for row in rows}
 
 
-async def insert_charge(conn: asyncpg.Connection, charge: Charge) -> bool:
+async def insert_charge(conn: Connection, charge: Charge) -> bool:
     """Store `charge`; False when a charge with its id already exists."""
     status = await conn.execute(
         """
@@ -40,7 +41,7 @@ async def insert_charge(conn: asyncpg.Connection, charge: Charge) -> bool:
 
 
 async def add_to_balance(
-    conn: asyncpg.Connection, account_sid: str, delta: Decimal, at: datetime
+    conn: Connection, account_sid: str, delta: Decimal, at: datetime
 ) -> Decimal:
     """Move the account's balance by `delta` (from 0 for a new account); returns the new one."""
     # One statement, so concurrent charges of one account serialise on the row lock.
@@ -60,7 +61,7 @@ async def add_to_balance(
     return balance
 
 
-async def save_account_if_newer(conn: asyncpg.Connection, state: AccountState) -> bool:
+async def save_account_if_newer(conn: Connection, state: AccountState) -> bool:
     """Store `state` unless a version at least as new is stored; True when it was stored."""
     status = await conn.execute(
         """
@@ -86,22 +87,43 @@ async def save_account_if_newer(conn: asyncpg.Connection, state: AccountState) -
     return bool(status == "INSERT 0 1")
 
 
-async def fetch_account(conn: asyncpg.Connection, account_sid: str) -> asyncpg.Record | None:
-    """The stored state of one account, if any."""
-    return await conn.fetchrow(
-        "SELECT account_sid, version, billing_mode, status, time_zone, state_occurred_at"
+async def fetch_account(conn: Connection, account_sid: str) -> KnownAccount | None:
+    """The newest state stored for one account, if any."""
+    row = await conn.fetchrow(
+        "SELECT account_sid, version, billing_mode, status, time_zone"
         " FROM accounts WHERE account_sid = $1",
         account_sid,
     )
+    if row is None:
+        return None
+    return KnownAccount(
+        account_sid=row["account_sid"],
+        version=row["version"],
+        billing_mode=BillingMode(row["billing_mode"]),
+        status=AccountStatus(row["status"]),
+        time_zone=row["time_zone"],
+    )
 
 
-async def fetch_charges(
-    conn: asyncpg.Connection, account_sid: str, limit: int
-) -> list[asyncpg.Record]:
+def _charge(row: asyncpg.Record) -> Charge:
+    return Charge(
+        charge_id=row["charge_id"],
+        account_sid=row["account_sid"],
+        usage_event_id=row["usage_event_id"],
+        category=UsageCategory(row["category"]),
+        quantity=row["quantity"],
+        unit_price=row["unit_price"],
+        amount=row["amount"],
+        usage_occurred_at=row["usage_occurred_at"],
+        charged_at=row["charged_at"],
+    )
+
+
+async def fetch_charges(conn: Connection, account_sid: str, limit: int) -> list[Charge]:
     """The account's most recent charges, newest first."""
-    return await conn.fetch(
+    rows = await conn.fetch(
         """
-        SELECT charge_id, usage_event_id, category, quantity, unit_price, amount, currency,
+        SELECT charge_id, account_sid, usage_event_id, category, quantity, unit_price, amount,
                usage_occurred_at, charged_at
         FROM charges WHERE account_sid = $1
         ORDER BY charged_at DESC, charge_id DESC
@@ -110,9 +132,10 @@ async def fetch_charges(
         account_sid,
         limit,
     )
+    return [_charge(row) for row in rows]
 
 
-async def charges_summary(conn: asyncpg.Connection, account_sid: str) -> tuple[int, Decimal]:
+async def charges_summary(conn: Connection, account_sid: str) -> tuple[int, Decimal]:
     """How many charges the account has and what they add up to."""
     row = await conn.fetchrow(
         "SELECT count(*) AS count, coalesce(sum(amount), 0) AS total"
@@ -123,8 +146,11 @@ async def charges_summary(conn: asyncpg.Connection, account_sid: str) -> tuple[i
     return row["count"], row["total"]
 
 
-async def fetch_balance(conn: asyncpg.Connection, account_sid: str) -> asyncpg.Record | None:
-    """The account's balance row, if it was ever charged."""
-    return await conn.fetchrow(
-        "SELECT balance, currency, updated_at FROM balances WHERE account_sid = $1", account_sid
+async def fetch_balance(conn: Connection, account_sid: str) -> Balance | None:
+    """The account's balance, if it was ever charged."""
+    row = await conn.fetchrow(
+        "SELECT balance, updated_at FROM balances WHERE account_sid = $1", account_sid
     )
+    if row is None:
+        return None
+    return Balance(account_sid=account_sid, amount=row["balance"], updated_at=row["updated_at"])

@@ -223,6 +223,16 @@ def receipt_status(history: EventHistory) -> ReceiptStatus:
     return ReceiptStatus.UNKNOWN
 
 
+def receipt_errors(event_id: str, history: EventHistory) -> list[FieldError]:
+    """Why copies of the event id were refused, for the statuses that have a reason."""
+    status = receipt_status(history)
+    if status is ReceiptStatus.CONFLICT:
+        return [conflict_error(event_id)]
+    if status is ReceiptStatus.REJECTED:
+        return history.last_rejection
+    return []
+
+
 @dataclass(frozen=True)
 class CategoryTotal:
     """How many events of one category an account has stored, and their summed quantity."""

@@ -1,0 +1,21 @@
+"""The gateway's settings: `TALLY_GATEWAY_*`, localhost defaults."""
+
+from pydantic import SecretStr
+from pydantic_settings import SettingsConfigDict
+from tally_runtime.settings import PLACEHOLDER_SECRET, ServiceSettings
+
+
+class Settings(ServiceSettings):
+    """Where the gateway listens, the services it reads from, and its secrets."""
+
+    model_config = SettingsConfigDict(env_prefix="TALLY_GATEWAY_")
+
+    database_url: str = "postgresql://tally:tally@127.0.0.1:15432/tally_gateway"
+    http_port: int = 8000
+    accounts_url: str = "http://127.0.0.1:8101"
+    usage_url: str = "http://127.0.0.1:8102"
+    upstream_timeout_seconds: float = 10.0
+    ops_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
+    """The bearer key of ops endpoints (`Authorization: Bearer <ops key>`)."""
+    token_pepper: SecretStr = SecretStr(PLACEHOLDER_SECRET)
+    """The HMAC key auth tokens are hashed with; changing it invalidates every token."""

@@ -1,0 +1,49 @@
+"""The usage service's composition root: settings, tracing, database, broker, routes."""
+
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi import FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from tally_runtime.kafka import make_broker
+from tally_runtime.lifecycle import migrated_database, running_broker
+from tally_runtime.problems import install_problem_handlers
+from tally_runtime.telemetry import configure_tracing
+
+from tally_usage.api import router
+from tally_usage.config import UsageSettings
+from tally_usage.domain import Clock
+from tally_usage.subscribers import register_subscribers
+
+SERVICE = "usage"
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def wall_clock() -> datetime:
+    """The current UTC instant."""
+    return datetime.now(UTC)
+
+
+def create_app(settings: UsageSettings | None = None, *, clock: Clock = wall_clock) -> FastAPI:
+    """The whole service: consuming `usage.events.v1`, relaying its outbox, serving its API."""
+    settings = settings or UsageSettings()
+    provider = configure_tracing(SERVICE, settings)
+    broker = make_broker(SERVICE, settings, provider)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with migrated_database(settings, MIGRATIONS) as pool:
+            app.state.pool = pool
+            register_subscribers(broker, settings=settings, pool=pool, clock=clock)
+            async with running_broker(settings, broker, pool):
+                yield
+
+    app = FastAPI(title="Tally usage (internal)", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.broker = broker
+    app.include_router(router)
+    install_problem_handlers(app)
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)
+    return app
