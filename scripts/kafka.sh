@@ -33,6 +33,9 @@ running_pid() {
   echo "$pid"
 }
 
+# The port of the running broker, whatever TALLY_KAFKA_PORT says in this shell.
+running_port() { sed -n 's/^advertised.listeners=.*://p' "$CONFIG"; }
+
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 setup() {
@@ -48,8 +51,13 @@ setup() {
   say "resolving the broker's jars from Maven Central (project-local repo .cache/m2)"
   # Into a temp dir first, so an interrupted download is never mistaken for a complete one.
   rm -rf "$LIBS.partial"
-  mvn -q -B -Dstyle.color=never -f "$ROOT/infra/kafka/pom.xml" -Dmaven.repo.local="$ROOT/.cache/m2" \
-    dependency:copy-dependencies -DoutputDirectory="$LIBS.partial"
+  # Maven's output is shown only on failure: even -q leaves colour escapes on the terminal.
+  local out
+  if ! out="$(mvn -q -B -f "$ROOT/infra/kafka/pom.xml" -Dmaven.repo.local="$ROOT/.cache/m2" \
+    dependency:copy-dependencies -DoutputDirectory="$LIBS.partial" 2>&1)"; then
+    echo "$out" >&2
+    die "could not fetch the jars (Maven Central reachable? see above)"
+  fi
   mv "$LIBS.partial" "$LIBS"
 }
 
@@ -91,12 +99,14 @@ log4j.logger.kafka.request.logger=WARN
 log4j.logger.state.change.logger=WARN
 log4j.logger.org.apache.kafka.storage.internals.log=WARN
 log4j.logger.kafka.log.LogCleaner=WARN
+log4j.logger.kafka.log.LogLoader=WARN
+log4j.logger.kafka.log.UnifiedLog$=WARN
 EOF
 }
 
 start() {
   if pid="$(running_pid)"; then
-    say "already running (pid $pid) on 127.0.0.1:$PORT"
+    say "already running (pid $pid) on 127.0.0.1:$(running_port)"
     return
   fi
   compgen -G "$LIBS/kafka_2.13-*.jar" >/dev/null || setup
@@ -157,7 +167,7 @@ stop() {
 
 status() {
   if pid="$(running_pid)"; then
-    say "running (pid $pid) on 127.0.0.1:$PORT"
+    say "running (pid $pid) on 127.0.0.1:$(running_port)"
   else
     say "not running"
     return 1

@@ -38,6 +38,9 @@ pg_bin() {
 
 psql_admin() { "$(pg_bin)/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCKETS" -p "$PORT" -U postgres -d postgres "$@"; }
 
+# postmaster.pid holds the running server's pid (line 1) and port (line 4).
+running() { echo "127.0.0.1:$(sed -n 4p "$DATA/postmaster.pid") (pid $(head -n 1 "$DATA/postmaster.pid"))"; }
+
 is_running() { [[ -f "$DATA/PG_VERSION" ]] && as_pg "$(pg_bin)/pg_ctl" status -D "$DATA" >/dev/null 2>&1; }
 
 setup() {
@@ -86,7 +89,7 @@ EOF
 
 start() {
   if is_running; then
-    say "already running on 127.0.0.1:$PORT (pid $(head -n 1 "$DATA/postmaster.pid"))"
+    say "already running on $(running)"
     return
   fi
   setup >/dev/null
@@ -107,7 +110,7 @@ start() {
 SELECT 'CREATE ROLE tally' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tally') \gexec
 ALTER ROLE tally LOGIN SUPERUSER PASSWORD 'tally';
 SQL
-  say "ready on 127.0.0.1:$PORT (pid $(cat "$PIDFILE"))"
+  say "ready on $(running)"
 }
 
 stop() {
@@ -127,7 +130,7 @@ stop() {
 
 status() {
   if is_running; then
-    say "running on 127.0.0.1:$PORT (pid $(head -n 1 "$DATA/postmaster.pid"))"
+    say "running on $(running)"
   else
     say "not running"
     return 1

@@ -1,22 +1,43 @@
-"""Invoicing's internal HTTP API: charges and balances per account (money as strings)."""
+"""Invoicing's internal HTTP API: charges and balances per account, money as decimal strings."""
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, Field, PlainSerializer
 from tally_contracts.envelope import ACCOUNT_SID_PATTERN
 from tally_contracts.usage import UsageCategory
+from tally_runtime.problems import PROBLEM_JSON, Problem
 
-from tally_invoicing import repository
-from tally_invoicing.domain import CURRENCY
+from tally_invoicing import handlers
+from tally_invoicing.domain import CURRENCY, Charge
 
 router = APIRouter()
 
-Sid = Annotated[
-    str, Path(pattern=ACCOUNT_SID_PATTERN.pattern, description="AC + 32 lowercase hex digits")
+_PROBLEM: dict[str, Any] = {"model": Problem, "content": {PROBLEM_JSON: {}}}
+
+
+def _decimal_text(value: Decimal) -> str:
+    # Canonical form: 0.175000 from NUMERIC(20,6) reads "0.175", 100.000000 reads "100".
+    return format(value.normalize(), "f")
+
+
+Money = Annotated[Decimal, PlainSerializer(_decimal_text, return_type=str)]
+"""A USD amount at full precision, as a decimal string."""
+
+Quantity = Annotated[Decimal, PlainSerializer(_decimal_text, return_type=str)]
+
+
+def _pool(request: Request) -> asyncpg.Pool:
+    pool: asyncpg.Pool = request.app.state.pool
+    return pool
+
+
+Pool = Annotated[asyncpg.Pool, Depends(_pool)]
+AccountSidPath = Annotated[
+    str, Path(pattern=ACCOUNT_SID_PATTERN.pattern, description="`AC` + 32 lowercase hex digits")
 ]
 
 
@@ -25,73 +46,74 @@ class Health(BaseModel):
 
 
 class ChargePublic(BaseModel):
+    """One rated usage event."""
+
     charge_id: str
     usage_event_id: str
     category: UsageCategory
-    quantity: Decimal
-    unit_price: Decimal
-    amount: Decimal
-    currency: str
+    quantity: Quantity
+    unit_price: Money
+    amount: Money = Field(description="quantity x unit_price, to the micro-dollar")
+    currency: str = CURRENCY
     usage_occurred_at: datetime
     charged_at: datetime
+
+    @classmethod
+    def of(cls, charge: Charge) -> "ChargePublic":
+        """The public shape of a domain charge."""
+        return cls(
+            charge_id=charge.charge_id,
+            usage_event_id=charge.usage_event_id,
+            category=charge.category,
+            quantity=charge.quantity,
+            unit_price=charge.unit_price,
+            amount=charge.amount,
+            usage_occurred_at=charge.usage_occurred_at,
+            charged_at=charge.charged_at,
+        )
 
 
 class ChargesPublic(BaseModel):
     """The account's most recent charges, and the count and total of all of them."""
 
     account_sid: str
-    currency: str
-    count: int
-    total: Decimal
-    charges: list[ChargePublic]
+    currency: str = CURRENCY
+    count: int = Field(description="how many charges the account has in all")
+    total: Money = Field(description="the sum of all its charges, unrounded")
+    charges: list[ChargePublic] = Field(description="the most recent ones, newest first")
 
 
 class BalancePublic(BaseModel):
-    """The prepaid balance; `updated_at` is null for an account never charged."""
+    """The prepaid balance; charges draw it down, so it goes negative without top-ups."""
 
     account_sid: str
-    balance: Decimal
-    currency: str
-    updated_at: datetime | None
-
-
-def _pool(request: Request) -> asyncpg.Pool:
-    pool: asyncpg.Pool = request.app.state.pool
-    return pool
+    balance: Money
+    currency: str = CURRENCY
+    updated_at: datetime | None = Field(description="null for an account never charged")
 
 
 @router.get("/health")
 async def health() -> Health:
-    """The process is up."""
+    """Answers once the service has started."""
     return Health()
 
 
-@router.get("/accounts/{sid}/charges")
+@router.get("/accounts/{sid}/charges", responses={422: _PROBLEM})
 async def list_charges(
-    request: Request, sid: Sid, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    sid: AccountSidPath, pool: Pool, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> ChargesPublic:
     """The account's charges, newest first, with their total at full precision."""
-    pool = _pool(request)
-    # One snapshot, so the listed charges and the total agree.
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        rows = await repository.fetch_charges(conn, sid, limit)
-        count, total = await repository.charges_summary(conn, sid)
+    found = await handlers.list_charges(sid, pool=pool, limit=limit)
     return ChargesPublic(
         account_sid=sid,
-        currency=CURRENCY,
-        count=count,
-        total=total,
-        charges=[ChargePublic.model_validate(dict(row)) for row in rows],
+        count=found.count,
+        total=found.total,
+        charges=[ChargePublic.of(charge) for charge in found.charges],
     )
 
 
-@router.get("/accounts/{sid}/balance")
-async def get_balance(request: Request, sid: Sid) -> BalancePublic:
+@router.get("/accounts/{sid}/balance", responses={422: _PROBLEM})
+async def get_balance(sid: AccountSidPath, pool: Pool) -> BalancePublic:
     """The account's prepaid balance; an account never charged has 0."""
-    async with _pool(request).acquire() as conn:
-        row = await repository.fetch_balance(conn, sid)
-    if row is None:
-        return BalancePublic(
-            account_sid=sid, balance=Decimal(0), currency=CURRENCY, updated_at=None
-        )
-    return BalancePublic(account_sid=sid, **dict(row))
+    balance = await handlers.current_balance(sid, pool=pool)
+    return BalancePublic(account_sid=sid, balance=balance.amount, updated_at=balance.updated_at)

@@ -29,14 +29,13 @@ def create_app(settings: InvoicingSettings | None = None, *, clock: Clock = utc_
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with migrated_database(settings, MIGRATIONS) as pool:
-            register_subscribers(broker, settings, pool, clock)
+            register_subscribers(broker, settings=settings, pool=pool, clock=clock)
             async with running_broker(settings, broker, pool):
                 app.state.pool = pool
                 yield
 
     app = FastAPI(title="Tally invoicing (internal)", lifespan=lifespan)
-    app.state.settings = settings
     install_problem_handlers(app)
     app.include_router(router)
-    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, excluded_urls="/health")
     return app

@@ -1,5 +1,8 @@
 """Invoicing's use cases: each applies one event in one transaction, and is safe to run twice."""
 
+from dataclasses import dataclass
+from decimal import Decimal
+
 import asyncpg
 from tally_contracts.accounts import AccountState
 from tally_contracts.balances import BalanceChanged
@@ -41,3 +44,28 @@ async def record_account_state(state: AccountState, *, pool: asyncpg.Pool) -> bo
     # an older state delivered after a newer one.
     async with pool.acquire() as conn:
         return await repository.save_account_if_newer(conn, state)
+
+
+@dataclass(frozen=True)
+class ChargeList:
+    """The most recent charges of an account, and the count and total of all of them."""
+
+    charges: list[domain.Charge]
+    count: int
+    total: Decimal
+
+
+async def list_charges(account_sid: str, *, pool: asyncpg.Pool, limit: int) -> ChargeList:
+    """The account's charges, newest first, with their total at full precision."""
+    # One snapshot, so the listed charges and the total agree.
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        charges = await repository.fetch_charges(conn, account_sid, limit)
+        count, total = await repository.charges_summary(conn, account_sid)
+    return ChargeList(charges=charges, count=count, total=total)
+
+
+async def current_balance(account_sid: str, *, pool: asyncpg.Pool) -> domain.Balance:
+    """The account's prepaid balance; an account never charged has its opening balance."""
+    async with pool.acquire() as conn:
+        balance = await repository.fetch_balance(conn, account_sid)
+    return balance or domain.Balance.opening(account_sid)

@@ -1,12 +1,13 @@
 """Invoicing's Kafka entry points: the topic -> handler map, in one place."""
 
 import logging
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.message import StreamMessage
 from pydantic import BaseModel, ValidationError
 from tally_contracts.accounts import AccountState
 from tally_contracts.topics import ACCOUNT_STATE, USAGE_RECORDED
@@ -41,8 +42,13 @@ def _parse(model: type[EventT], msg: KafkaMessage) -> EventT | None:
         return None
 
 
+async def _undecoded(message: StreamMessage[Any]) -> bytes:
+    # The handler validates the raw bytes itself, so bad JSON is reported, not retried forever.
+    return message.body
+
+
 def register_subscribers(
-    broker: KafkaBroker, settings: InvoicingSettings, pool: asyncpg.Pool, clock: Clock
+    broker: KafkaBroker, *, settings: InvoicingSettings, pool: asyncpg.Pool, clock: Clock
 ) -> None:
     """Subscribe invoicing's handlers; call before the broker starts."""
     # NACK_ON_ERROR: the offset is committed only after the handler's transaction committed.
@@ -53,6 +59,7 @@ def register_subscribers(
         group_id=group,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=_undecoded,
     )
     async def on_usage_recorded(msg: KafkaMessage) -> None:
         if usage := _parse(UsageRecorded, msg):
@@ -64,6 +71,7 @@ def register_subscribers(
         group_id=group,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=_undecoded,
     )
     async def on_account_state(msg: KafkaMessage) -> None:
         if state := _parse(AccountState, msg):

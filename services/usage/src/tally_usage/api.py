@@ -8,10 +8,15 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, Field
 from tally_contracts.envelope import ACCOUNT_SID_PATTERN
 from tally_contracts.errors import FieldError
-from tally_contracts.usage import EventId, UsageCategory
 
 from tally_usage import handlers
-from tally_usage.domain import ReceiptStatus, decimal_text, receipt_errors, receipt_status
+from tally_usage.domain import (
+    MAX_EVENT_ID_CHARS,
+    ReceiptStatus,
+    decimal_text,
+    receipt_errors,
+    receipt_status,
+)
 
 MAX_RECEIPTS = 1000
 """As many ids as the gateway accepts events in one request."""
@@ -37,28 +42,32 @@ class Health(BaseModel):
 class ReceiptsRequest(BaseModel):
     """The event ids a producer wants to know about."""
 
-    event_ids: list[EventId] = Field(min_length=1, max_length=MAX_RECEIPTS)
+    # Any text, not only valid ids: an event rejected for its id can be asked about too.
+    event_ids: list[Annotated[str, Field(min_length=1, max_length=MAX_EVENT_ID_CHARS)]] = Field(
+        min_length=1, max_length=MAX_RECEIPTS
+    )
 
 
 class Receipt(BaseModel):
-    """What became of one event id; `recorded`, `duplicate` and `conflict` all count it once."""
+    """What became of one event id; `recorded` and `conflict` both mean it counts exactly once."""
 
     event_id: str
     status: ReceiptStatus = Field(
         description=(
-            "`recorded`: stored and counted once. `duplicate`: stored and counted once; the same"
-            " payload was sent again `duplicates` times and the copies were ignored. `conflict`:"
-            " the first payload is stored and counted once; a different payload was sent under"
-            " the same id `conflicts` times and was rejected. `rejected`: never stored, it broke"
-            " the contract (see `errors`). `unknown`: nothing arrived under this id (yet)."
+            "`recorded`: stored and counted once; if the same payload was sent again, the"
+            " copies were ignored and are counted in `duplicates`. `conflict`: the first payload"
+            " is stored and counted once, but a different payload was later sent under the same"
+            " id (`conflicts` times) and was rejected, never applied. `rejected`: never stored,"
+            " it broke the contract (see `errors`). `unknown`: nothing arrived under this id yet."
         )
     )
     recorded_at: datetime | None = Field(description="when the counted payload was stored")
     duplicates: int = Field(description="repeats of the recorded payload, ignored")
     conflicts: int = Field(description="repeats with a different payload, rejected")
     errors: list[FieldError] = Field(
-        description="for `rejected`: why the latest copy was refused; for `conflict`: why the"
-        " repeat was refused"
+        description=(
+            "`rejected`: why the latest copy was refused; `conflict`: why the repeat was refused"
+        )
     )
 
 
@@ -67,19 +76,15 @@ class ReceiptsResponse(BaseModel):
     receipts: list[Receipt]
 
 
-class CategoryUsage(BaseModel):
-    category: str
-    unit: str | None = Field(description="what one unit of quantity counts")
-    events: int
-    quantity: str = Field(description="the summed quantity, a decimal string")
-
-
 class UsageSummary(BaseModel):
-    """Everything stored for the account so far, per category."""
+    """Everything stored for the account so far; quantities are decimal strings."""
 
     account_sid: str
-    events: int
-    categories: list[CategoryUsage]
+    events: int = Field(description="stored events, each event id counted once")
+    events_by_category: dict[str, int]
+    quantity_by_category: dict[str, str] = Field(
+        description="summed quantity per category (minutes, messages or number-days)"
+    )
 
 
 @router.get("/health")
@@ -112,17 +117,9 @@ async def receipts(sid: AccountSidPath, body: ReceiptsRequest, pool: Pool) -> Re
 async def usage_summary(sid: AccountSidPath, pool: Pool) -> UsageSummary:
     """Count of stored events and total quantity per category for the account."""
     totals = await handlers.usage_summary(sid, pool=pool)
-    units = {category.value: category.unit for category in UsageCategory}
     return UsageSummary(
         account_sid=sid,
         events=sum(total.events for total in totals),
-        categories=[
-            CategoryUsage(
-                category=total.category,
-                unit=units.get(total.category),
-                events=total.events,
-                quantity=decimal_text(total.quantity),
-            )
-            for total in totals
-        ],
+        events_by_category={total.category: total.events for total in totals},
+        quantity_by_category={total.category: decimal_text(total.quantity) for total in totals},
     )

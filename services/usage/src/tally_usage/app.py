@@ -45,5 +45,5 @@ def create_app(settings: UsageSettings | None = None, *, clock: Clock = wall_clo
     app.state.broker = broker
     app.include_router(router)
     install_problem_handlers(app)
-    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, excluded_urls="/health")
     return app

@@ -19,7 +19,8 @@ Clock = Callable[[], datetime]
 UNKNOWN_KEY = "unknown"
 """The Kafka key of a dead letter whose source message had no key."""
 
-_MAX_IDENTITY_CHARS = 200
+MAX_EVENT_ID_CHARS = 200
+"""How much of an unreadable event's account SID or event id is kept with its rejection."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def _readable_identity(value: bytes) -> tuple[str | None, str | None]:
 def _short_text(value: object) -> str | None:
     if not isinstance(value, str) or not value:
         return None
-    return value[:_MAX_IDENTITY_CHARS]
+    return value[:MAX_EVENT_ID_CHARS]
 
 
 def canonical_payload(event: UsageEvent) -> str:
@@ -188,7 +189,6 @@ class ReceiptStatus(StrEnum):
     """What became of an event id, as its producer is told."""
 
     RECORDED = "recorded"
-    DUPLICATE = "duplicate"
     CONFLICT = "conflict"
     REJECTED = "rejected"
     UNKNOWN = "unknown"
@@ -206,18 +206,15 @@ class EventHistory:
 
 
 def receipt_status(history: EventHistory) -> ReceiptStatus:
-    """The one status that matters most: whether the event counts, then what went wrong.
+    """Whether the event id counts, and whether its producer has something to fix.
 
-    A recorded event counts exactly once whatever came after it; `conflict` and `duplicate`
-    only say that later copies were ignored. Rejections of an event that was later recorded
-    no longer matter.
+    A recorded event counts exactly once whatever came after it. Repeats of the same payload
+    are harmless, so it stays `recorded` (with `duplicates` counted); a repeat with a
+    different payload means some usage was never applied, so it is reported as `conflict`.
+    Rejections of an event that was later recorded no longer matter.
     """
     if history.recorded_at is not None:
-        if history.conflicts:
-            return ReceiptStatus.CONFLICT
-        if history.duplicates:
-            return ReceiptStatus.DUPLICATE
-        return ReceiptStatus.RECORDED
+        return ReceiptStatus.CONFLICT if history.conflicts else ReceiptStatus.RECORDED
     if history.rejections:
         return ReceiptStatus.REJECTED
     return ReceiptStatus.UNKNOWN

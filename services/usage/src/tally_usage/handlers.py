@@ -7,6 +7,7 @@ import asyncpg
 from tally_contracts.topics import USAGE_RECORDED, USAGE_REJECTED
 from tally_contracts.usage import UsageEvent
 from tally_runtime import inbox, outbox
+from tally_runtime.database import Connection
 
 from tally_usage import repository
 from tally_usage.domain import (
@@ -43,7 +44,7 @@ async def record_usage(message: RawUsageMessage, *, pool: asyncpg.Pool, clock: C
 
 
 async def _reject(
-    conn: asyncpg.Connection, message: RawUsageMessage, invalid: InvalidUsage, now: datetime
+    conn: Connection, message: RawUsageMessage, invalid: InvalidUsage, now: datetime
 ) -> None:
     letter = dead_letter(message, invalid.errors, now)
     await repository.insert_rejections(conn, [(invalid, letter)])
@@ -51,7 +52,7 @@ async def _reject(
 
 
 async def _apply(
-    conn: asyncpg.Connection, message: RawUsageMessage, event: UsageEvent, now: datetime
+    conn: Connection, message: RawUsageMessage, event: UsageEvent, now: datetime
 ) -> Outcome:
     key = (event.account_sid, event.event_id)
     incoming_hash = payload_hash(event)

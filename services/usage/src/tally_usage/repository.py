@@ -7,9 +7,9 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-import asyncpg
 from tally_contracts.errors import FieldError
 from tally_contracts.usage import UsageEvent, UsageRejected
+from tally_runtime.database import Connection
 
 from tally_usage.domain import CategoryTotal, EventHistory, InvalidUsage
 
@@ -28,7 +28,7 @@ def _errors_json(errors: Sequence[FieldError]) -> str:
     )
 
 
-async def payload_hashes(conn: asyncpg.Connection, keys: Sequence[EventKey]) -> dict[EventKey, str]:
+async def payload_hashes(conn: Connection, keys: Sequence[EventKey]) -> dict[EventKey, str]:
     """The stored payload hash of each of `keys` that is already recorded."""
     rows = await conn.fetch(
         "SELECT e.account_sid, e.event_id, e.payload_hash"
@@ -42,7 +42,7 @@ async def payload_hashes(conn: asyncpg.Connection, keys: Sequence[EventKey]) -> 
 
 
 async def insert_events(
-    conn: asyncpg.Connection, events: Sequence[tuple[UsageEvent, str]], recorded_at: datetime
+    conn: Connection, events: Sequence[tuple[UsageEvent, str]], recorded_at: datetime
 ) -> None:
     """Store new events with their payload hashes."""
     await conn.executemany(
@@ -67,7 +67,7 @@ async def insert_events(
     )
 
 
-async def count_duplicates(conn: asyncpg.Connection, keys: Sequence[EventKey]) -> None:
+async def count_duplicates(conn: Connection, keys: Sequence[EventKey]) -> None:
     """Count one more ignored repeat for each of `keys` (a key may appear several times)."""
     await conn.execute(
         "UPDATE usage_events e SET duplicates = e.duplicates + k.repeats"
@@ -81,7 +81,7 @@ async def count_duplicates(conn: asyncpg.Connection, keys: Sequence[EventKey]) -
 
 
 async def insert_conflicts(
-    conn: asyncpg.Connection, conflicts: Sequence[tuple[UsageEvent, str, UsageRejected]]
+    conn: Connection, conflicts: Sequence[tuple[UsageEvent, str, UsageRejected]]
 ) -> None:
     """Keep each conflicting repeat (event, its payload hash, its dead letter) for support."""
     await conn.executemany(
@@ -105,7 +105,7 @@ async def insert_conflicts(
 
 
 async def insert_rejections(
-    conn: asyncpg.Connection, rejections: Sequence[tuple[InvalidUsage, UsageRejected]]
+    conn: Connection, rejections: Sequence[tuple[InvalidUsage, UsageRejected]]
 ) -> None:
     """Keep each invalid message with its errors and original text."""
     await conn.executemany(
@@ -130,7 +130,7 @@ async def insert_rejections(
 
 
 async def event_histories(
-    conn: asyncpg.Connection, account_sid: str, event_ids: Sequence[str]
+    conn: Connection, account_sid: str, event_ids: Sequence[str]
 ) -> dict[str, EventHistory]:
     """What is stored about each of `event_ids` of the account; ids with nothing are left out."""
     recorded = await conn.fetch(
@@ -178,7 +178,7 @@ def _field_errors(stored: str) -> list[FieldError]:
     return [FieldError.model_validate(item) for item in json.loads(stored)]
 
 
-async def category_totals(conn: asyncpg.Connection, account_sid: str) -> list[CategoryTotal]:
+async def category_totals(conn: Connection, account_sid: str) -> list[CategoryTotal]:
     """Stored events and summed quantity per category of one account."""
     rows = await conn.fetch(
         "SELECT category, count(*) AS events, sum(quantity) AS quantity FROM usage_events"

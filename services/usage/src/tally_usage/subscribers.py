@@ -34,6 +34,7 @@ def register_subscribers(
     )
     async def on_usage_event(msg: KafkaMessage) -> None:
         record = msg.raw_message
+        assert not isinstance(record, tuple), "subscribed one record at a time"
         message = RawUsageMessage(
             topic=record.topic,
             partition=record.partition,

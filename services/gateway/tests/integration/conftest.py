@@ -1,0 +1,195 @@
+"""The gateway and the accounts service, each built by its own create_app, on real infrastructure.
+
+Accounts is served by uvicorn on a free loopback port, so the gateway reaches it over real
+HTTP exactly as in production (and the trace crosses the wire); the gateway is called in
+process through httpx's ASGI transport.
+"""
+
+import asyncio
+import contextlib
+import json
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from pydantic import SecretStr
+from tally_accounts.app import create_app as create_accounts_app
+from tally_accounts.config import Settings as AccountsSettings
+from tally_contracts.topics import ACCOUNT_STATE, USAGE_EVENTS
+from tally_gateway.app import create_app as create_gateway_app
+from tally_gateway.config import Settings as GatewaySettings
+from tally_testkit import NewDatabase
+
+OPS_KEY = "integration-ops-key"
+WAIT_FOR_RECORDS_SECONDS = 30.0
+
+Records = Callable[[str, int], Awaitable[list[ConsumerRecord[bytes, bytes]]]]
+"""`await read(key, count)`: the first `count` records with that key published since the test began."""
+
+
+@pytest.fixture(scope="module")
+def trace_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where both services write their finished spans (`<service>.jsonl`)."""
+    return tmp_path_factory.mktemp("traces")
+
+
+@pytest.fixture(scope="module")
+async def accounts_url(
+    kafka_bootstrap: str, new_database: NewDatabase, trace_dir: Path
+) -> AsyncIterator[str]:
+    """Base URL of a running accounts service."""
+    settings = AccountsSettings(
+        environment="test",
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=await new_database("accounts"),
+        consumer_group=f"test-accounts-{uuid.uuid4().hex[:8]}",
+        trace_dir=trace_dir,
+    )
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(
+        uvicorn.Config(create_accounts_app(settings), log_level="warning", lifespan="on")
+    )
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
+    while not server.started:
+        assert not serving.done(), "the accounts service did not start"
+        await asyncio.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await serving
+        listener.close()
+
+
+@pytest.fixture(scope="module")
+async def gateway(
+    kafka_bootstrap: str, new_database: NewDatabase, accounts_url: str, trace_dir: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of a running gateway that talks to the accounts service above."""
+    settings = GatewaySettings(
+        environment="test",
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=await new_database("gateway"),
+        accounts_url=accounts_url,
+        ops_key=SecretStr(OPS_KEY),
+        token_pepper=SecretStr("integration-pepper"),
+        trace_dir=trace_dir,
+    )
+    app = create_gateway_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://gateway") as client,
+    ):
+        yield client
+
+
+@pytest.fixture
+def create_account(gateway: httpx.AsyncClient) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """Open an account through the gateway with the ops key; returns the 201 body."""
+
+    async def create() -> dict[str, Any]:
+        response = await gateway.post(
+            "/v1/Accounts",
+            json={"owner": "acme-corp", "friendly_name": "Acme", "time_zone": "America/Chicago"},
+            headers={"Authorization": f"Bearer {OPS_KEY}"},
+        )
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    return create
+
+
+@pytest.fixture
+async def usage_events(kafka_bootstrap: str, gateway: httpx.AsyncClient) -> AsyncIterator[Records]:
+    """Records published on `usage.events.v1` since the test began, by key."""
+    async with _tail(kafka_bootstrap, USAGE_EVENTS) as read:
+        yield read
+
+
+@pytest.fixture
+async def account_states(kafka_bootstrap: str, gateway: httpx.AsyncClient) -> AsyncIterator[Records]:
+    """Records published on `accounts.state.v1` since the test began, by key."""
+    async with _tail(kafka_bootstrap, ACCOUNT_STATE) as read:
+        yield read
+
+
+@contextlib.asynccontextmanager
+async def _tail(bootstrap: str, topic: str) -> AsyncIterator[Records]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer.topics()  # loads the metadata partitions_for_topic reads
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        assert partitions, f"topic {topic} does not exist"
+        consumer.assign(partitions)
+        await consumer.seek_to_end(*partitions)
+        for partition in partitions:
+            await consumer.position(partition)  # pin "now" before the test acts
+
+        seen: list[ConsumerRecord[bytes, bytes]] = []  # every key: one read may serve the next
+
+        async def read(key: str, count: int) -> list[ConsumerRecord[bytes, bytes]]:
+            deadline = time.monotonic() + WAIT_FOR_RECORDS_SECONDS
+            while len(found := [r for r in seen if r.key == key.encode()]) < count:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{len(found)} of {count} records keyed {key} arrived")
+                batches = await consumer.getmany(timeout_ms=500)
+                seen.extend(record for records in batches.values() for record in records)
+            return found[:count]
+
+        yield read
+
+
+@pytest.fixture
+async def account_states(kafka_bootstrap: str, gateway: httpx.AsyncClient) -> AsyncIterator[Records]:
+    """Records published on `accounts.state.v1` since the test began, by key."""
+    async with _tail(kafka_bootstrap, ACCOUNT_STATE) as read:
+        yield read
+
+
+@contextlib.asynccontextmanager
+async def _tail(bootstrap: str, topic: str) -> AsyncIterator[Records]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer.topics()  # loads the metadata partitions_for_topic reads
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        assert partitions, f"topic {topic} does not exist"
+        consumer.assign(partitions)
+        await consumer.seek_to_end(*partitions)
+        for partition in partitions:
+            await consumer.position(partition)  # pin "now" before the test acts
+
+        async def read(key: str, count: int) -> list[ConsumerRecord[bytes, bytes]]:
+            found: list[ConsumerRecord[bytes, bytes]] = []
+            deadline = time.monotonic() + WAIT_FOR_RECORDS_SECONDS
+            while len(found) < count:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{len(found)} of {count} records keyed {key} arrived")
+                batches = await consumer.getmany(timeout_ms=500)
+                found += [r for rs in batches.values() for r in rs if r.key == key.encode()]
+            return found
+
+        yield read
+    finally:
+        await consumer.stop()
+
+
+@pytest.fixture
+def spans(trace_dir: Path) -> Callable[[str], list[dict[str, Any]]]:
+    """`spans("accounts")`: the spans a service has written so far."""
+
+    def written_by(service: str) -> list[dict[str, Any]]:
+        path = trace_dir / f"{service}.jsonl"
+        lines = path.read_text().splitlines() if path.exists() else []
+        return [json.loads(line) for line in lines]
+
+    return written_by

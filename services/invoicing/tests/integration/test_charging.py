@@ -1,0 +1,140 @@
+"""Recorded usage is charged exactly once, and the balance change is published exactly once."""
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+from fastapi import FastAPI
+from tally_contracts.topics import BALANCE_CHANGED, USAGE_RECORDED
+from tally_contracts.usage import UsageCategory, UsageRecorded
+from tally_invoicing import handlers
+from tally_invoicing.app import MIGRATIONS
+from tally_invoicing.config import InvoicingSettings
+from tally_runtime.lifecycle import migrated_database
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+def usage_recorded(sid: str, quantity: str, category: str = "calls-outbound") -> UsageRecorded:
+    usage_event_id = f"it-{uuid.uuid4().hex}"
+    return UsageRecorded(
+        event_id=f"usage:{sid}:{usage_event_id}",
+        occurred_at=datetime.now(UTC),
+        account_sid=sid,
+        usage_event_id=usage_event_id,
+        category=UsageCategory(category),
+        quantity=Decimal(quantity),
+        usage_occurred_at=datetime.now(UTC),
+    )
+
+
+async def charges_of(http: httpx.AsyncClient, sid: str) -> dict[str, Any]:
+    response = await http.get(f"/accounts/{sid}/charges")
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def balance_events(
+    reader: AIOKafkaConsumer, sid: str, found: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Read what has arrived on the balance topic since the last call, keeping `sid`'s."""
+    batches = await reader.getmany(timeout_ms=500)
+    for records in batches.values():
+        found.extend(json.loads(r.value) for r in records if r.key == sid.encode())
+    return found
+
+
+async def test_given_usage_published_twice_then_one_charge_and_one_balance_change(
+    app: FastAPI,
+    http: httpx.AsyncClient,
+    publish: Callable[..., Awaitable[Any]],
+    tail: Callable[[str], Awaitable[AIOKafkaConsumer]],
+    eventually: Callable[..., Awaitable[Any]],
+    new_sid: Callable[[], str],
+) -> None:
+    # given a reader of the balance topic, and usage of 12.5 outbound minutes
+    sid = new_sid()
+    balances = await tail(BALANCE_CHANGED)
+    usage = usage_recorded(sid, "12.5")
+    # a later event of the same account, behind the copies on the account's partition
+    marker = usage_recorded(sid, "1", category="sms-outbound")
+
+    # when the same event is published twice, then the marker
+    await publish(USAGE_RECORDED, usage)
+    await publish(USAGE_RECORDED, usage)
+    await publish(USAGE_RECORDED, marker)
+
+    # then once the marker is charged, the usage was charged once, not twice
+    billed = await eventually(lambda: charges_of(http, sid), lambda found: found["count"] >= 2)
+    assert billed["count"] == 2
+    assert sorted(c["usage_event_id"] for c in billed["charges"]) == sorted(
+        [usage.usage_event_id, marker.usage_event_id]
+    )
+    by_usage = {c["usage_event_id"]: c for c in billed["charges"]}
+    assert by_usage[usage.usage_event_id]["amount"] == "0.175"  # 12.5 min x 0.014 USD
+    assert by_usage[marker.usage_event_id]["amount"] == "0.0079"
+    assert billed["total"] == "0.1829"
+
+    balance = (await http.get(f"/accounts/{sid}/balance")).json()
+    assert (balance["balance"], balance["currency"]) == ("-0.1829", "USD")
+
+    # and exactly one balance change was published for the usage, before the marker's
+    marker_charge = by_usage[marker.usage_event_id]["charge_id"]
+    found: list[dict[str, Any]] = []
+    events = await eventually(
+        lambda: balance_events(balances, sid, found),
+        lambda got: any(e["charge_id"] == marker_charge for e in got),
+    )
+    usage_charge = by_usage[usage.usage_event_id]["charge_id"]
+    for_usage = [e for e in events if e["charge_id"] == usage_charge]
+    assert len(for_usage) == 1
+    assert for_usage[0]["event_id"] == f"charge:{usage_charge}"
+    assert (for_usage[0]["amount"], for_usage[0]["balance"]) == ("0.175000", "-0.175000")
+
+
+async def test_given_charge_usage_called_twice_then_the_second_call_changes_nothing(
+    settings: InvoicingSettings, new_sid: Callable[[], str]
+) -> None:
+    # given a migrated database and one recorded usage event
+    sid = new_sid()
+    usage = usage_recorded(sid, "30", category="phone-numbers")
+    async with migrated_database(settings, MIGRATIONS) as pool:
+        # when the handler applies it twice
+        first = await handlers.charge_usage(usage, pool=pool, clock=lambda: NOW)
+        again = await handlers.charge_usage(usage, pool=pool, clock=lambda: NOW)
+
+        # then the first charged 30 number-days and the second did nothing at all
+        assert first is not None
+        assert (first.amount, first.balance) == (Decimal("0.999"), Decimal("-0.999"))
+        assert again is None
+        listed = await handlers.list_charges(sid, pool=pool, limit=10)
+        assert (listed.count, listed.total) == (1, Decimal("0.999"))
+        balance = await handlers.current_balance(sid, pool=pool)
+        assert balance.amount == Decimal("-0.999")
+        async with pool.acquire() as conn:
+            queued = await conn.fetch("SELECT topic, key FROM outbox")
+        assert [(row["topic"], row["key"]) for row in queued] == [(BALANCE_CHANGED, sid)]
+
+
+async def test_given_an_account_never_charged_then_its_balance_is_zero_and_it_has_no_charges(
+    http: httpx.AsyncClient, new_sid: Callable[[], str]
+) -> None:
+    sid = new_sid()
+    balance = (await http.get(f"/accounts/{sid}/balance")).json()
+    charges = await charges_of(http, sid)
+    assert (balance["balance"], balance["updated_at"]) == ("0", None)
+    assert (charges["count"], charges["total"], charges["charges"]) == (0, "0", [])
+
+
+async def test_given_a_malformed_sid_then_the_problem_names_the_field(
+    http: httpx.AsyncClient,
+) -> None:
+    response = await http.get("/accounts/not-a-sid/balance")
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [error["field"] for error in response.json()["errors"]] == ["sid"]

@@ -1,0 +1,41 @@
+"""Notifications' use cases: each applies one event in one transaction, and is safe to run twice."""
+
+import asyncpg
+from tally_contracts.accounts import AccountState
+from tally_contracts.envelope import Envelope
+from tally_runtime import inbox
+
+from tally_notifications import domain, repository
+
+DECIDE = "notifications.decide"
+"""The inbox consumer name of `decide_notification`."""
+
+
+async def decide_notification(
+    event: Envelope, *, pool: asyncpg.Pool, clock: domain.Clock
+) -> domain.RecordedDecision | None:
+    """Decide whether `event` leads to a notification and keep the decision; None if seen."""
+    async with pool.acquire() as conn, conn.transaction():
+        if not await inbox.first_delivery(conn, DECIDE, event.event_id):
+            return None
+        decision = domain.recorded(event, domain.decide(event), clock())
+        if not await repository.insert_decision(conn, decision):
+            # Reachable only if the inbox forgot the event: the decision kept first stands.
+            return None
+        return decision
+
+
+async def record_account_state(state: AccountState, *, pool: asyncpg.Pool) -> bool:
+    """Keep the account's newest state; False when an older or repeated version arrived."""
+    # No inbox here: the version is the idempotency key, and unlike an inbox it also refuses
+    # an older state delivered after a newer one.
+    async with pool.acquire() as conn:
+        return await repository.save_account_if_newer(conn, state)
+
+
+async def list_decisions(
+    account_sid: str, *, pool: asyncpg.Pool, limit: int
+) -> list[domain.RecordedDecision]:
+    """The account's decisions, newest first."""
+    async with pool.acquire() as conn:
+        return await repository.fetch_decisions(conn, account_sid, limit)
