@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from tally_testkit.plugin import NewDatabase
 
 from tests.e2e.system import OPS_KEY, SERVICES, System
-from tally_testkit.plugin import NewDatabase
 
 T = TypeVar("T")
 

@@ -78,7 +78,9 @@ class System:
         while time.monotonic() < deadline:
             process = self.processes[service]
             if process.poll() is not None:
-                raise RuntimeError(f"{service} exited with {process.returncode}; {self.tail(service)}")
+                raise RuntimeError(
+                    f"{service} exited with {process.returncode}; {self.tail(service)}"
+                )
             try:
                 if httpx.get(f"{self.url(service)}/health", timeout=1).status_code == 200:
                     return

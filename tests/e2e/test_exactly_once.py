@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
 from tally_contracts.topics import USAGE_EVENTS, USAGE_REJECTED
+
 from tests.e2e.conftest import eventually
 from tests.e2e.system import System
 
@@ -86,7 +86,9 @@ async def test_given_a_malformed_event_then_it_is_dead_lettered_and_the_next_goo
 ) -> None:
     sid = (await create_account())["sid"]
     dead_letters = AIOKafkaConsumer(
-        USAGE_REJECTED, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
+        USAGE_REJECTED,
+        bootstrap_servers=kafka_bootstrap,
+        auto_offset_reset="earliest",
         group_id=f"e2e-dead-letters-{uuid.uuid4().hex}",
     )
     await dead_letters.start()

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import httpx
-
 from tally_testkit.plugin import NewDatabase
+
 from tests.e2e.system import SERVICES, free_port
 
 ROOT = Path(__file__).resolve().parents[2]

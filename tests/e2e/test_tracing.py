@@ -47,7 +47,8 @@ async def test_given_usage_posted_to_the_gateway_then_one_trace_covers_every_hop
 
     def the_trace(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ingest = [
-            span for span in spans
+            span
+            for span in spans
             if service_of(span) == "tally-gateway"
             and span["attributes"].get("http.route") == "/v1/Accounts/{sid}/Usage"
             and span["kind"] == "SpanKind.SERVER"

@@ -75,8 +75,10 @@ class OutboxRelay:
     async def run(self) -> None:
         """Relay until cancelled."""
         listener = await self._pool.acquire()
-        await listener.add_listener("outbox", self._on_notify)
         try:
+            # Inside the try: a relay cancelled while it starts listening must still give
+            # its connection back, or closing the pool waits for it forever.
+            await listener.add_listener("outbox", self._on_notify)
             while True:
                 try:
                     while await self.publish_pending() == self._batch_size:

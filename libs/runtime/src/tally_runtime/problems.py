@@ -55,12 +55,19 @@ def _field_of(location: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
+def _field_error(item: Mapping[str, Any]) -> FieldError:
+    if item.get("type") == "json_invalid":
+        # FastAPI locates a JSON syntax error at a character position, not at a field.
+        position = item["loc"][-1]
+        cause = item.get("ctx", {}).get("error", "")
+        return FieldError(field="(body)", reason=f"not valid JSON: {cause} at character {position}")
+    reason = str(item["msg"]).removeprefix("Value error, ")  # as tally_contracts words it
+    return FieldError(field=_field_of(tuple(item["loc"])), reason=reason)
+
+
 async def _on_validation_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    errors = [
-        FieldError(field=_field_of(tuple(item["loc"])), reason=str(item["msg"]))
-        for item in error.errors()
-    ]
+    errors = [_field_error(item) for item in error.errors()]
     detail = "; ".join(f"{e.field}: {e.reason}" for e in errors)
     return problem_response(
         Problem(status=422, title="Invalid request", detail=detail, errors=errors)

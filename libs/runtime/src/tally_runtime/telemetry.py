@@ -14,8 +14,34 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 from tally_runtime.settings import ServiceSettings
 
 
+def _json_safe(span: ReadableSpan) -> ReadableSpan:
+    # OpenTelemetry allows bytes attributes (faststream records Kafka message keys as bytes)
+    # but `to_json` cannot encode them, and one such span would drop its whole export batch.
+    attributes = span.attributes or {}
+    if not any(isinstance(value, bytes) for value in attributes.values()):
+        return span
+    decoded = {
+        name: value.decode(errors="replace") if isinstance(value, bytes) else value
+        for name, value in attributes.items()
+    }
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=decoded,
+        events=span.events,
+        links=span.links,
+        kind=span.kind,
+        status=span.status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
 def _one_line(span: ReadableSpan) -> str:
-    return json.dumps(json.loads(span.to_json()), separators=(",", ":")) + "\n"
+    return json.dumps(json.loads(_json_safe(span).to_json()), separators=(",", ":")) + "\n"
 
 
 def configure_tracing(service_name: str, settings: ServiceSettings) -> TracerProvider:

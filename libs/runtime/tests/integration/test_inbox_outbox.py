@@ -11,7 +11,6 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
 from faststream.kafka import KafkaBroker
-
 from tally_contracts.balances import BalanceChanged
 from tally_contracts.topics import BALANCE_CHANGED
 from tally_runtime.database import apply_migrations
@@ -33,8 +32,13 @@ async def pool(new_database: NewDatabase) -> AsyncIterator[asyncpg.Pool]:
 
 def balance_event(sid: str) -> BalanceChanged:
     return BalanceChanged(
-        event_id=f"charge:{uuid.uuid4().hex}", occurred_at=datetime.now(UTC), account_sid=sid,
-        charge_id="c1", usage_event_id="u1", amount="0.01", balance="-0.01",
+        event_id=f"charge:{uuid.uuid4().hex}",
+        occurred_at=datetime.now(UTC),
+        account_sid=sid,
+        charge_id="c1",
+        usage_event_id="u1",
+        amount="0.01",
+        balance="-0.01",
     )
 
 
@@ -73,7 +77,9 @@ async def test_given_committed_outbox_rows_then_the_relay_publishes_them_and_emp
     broker = KafkaBroker(kafka_bootstrap)
     await broker.start()
     consumer = AIOKafkaConsumer(
-        BALANCE_CHANGED, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
+        BALANCE_CHANGED,
+        bootstrap_servers=kafka_bootstrap,
+        auto_offset_reset="earliest",
         group_id=f"runtime-test-{uuid.uuid4().hex}",
     )
     await consumer.start()

@@ -3,7 +3,6 @@
 import pytest
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import SettingsConfigDict
-
 from tally_runtime.settings import PLACEHOLDER_SECRET, ServiceSettings
 
 
@@ -12,7 +11,9 @@ class ExampleSettings(ServiceSettings):
     signing_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
 
 
-def test_given_production_and_a_placeholder_secret_then_settings_refuse_naming_the_variable() -> None:
+def test_given_production_and_a_placeholder_secret_then_settings_refuse_naming_the_variable() -> (
+    None
+):
     with pytest.raises(ValidationError, match="TALLY_EXAMPLE_SIGNING_KEY"):
         ExampleSettings(environment="production")
 

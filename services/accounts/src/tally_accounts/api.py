@@ -15,7 +15,10 @@ from tally_accounts.domain import Account, NewAccount, is_valid_time_zone
 
 router = APIRouter()
 
-_PROBLEM: dict[str, Any] = {"model": Problem, "content": {PROBLEM_JSON: {}}}
+_PROBLEM: dict[str, Any] = {
+    "model": Problem,
+    "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
 
 
 class AccountCreate(BaseModel):

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from tally_accounts.app import create_app
 from tally_accounts.config import Settings
 from tally_contracts.topics import ACCOUNT_STATE
@@ -49,14 +50,24 @@ async def account_states(
         yield read
 
 
+async def _partitions_of(bootstrap: str, topic: str) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [description] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(topic, p["partition"]) for p in description["partitions"]]
+    assert partitions, f"topic {topic} does not exist"
+    return partitions
+
+
 @contextlib.asynccontextmanager
 async def _tail(bootstrap: str, topic: str) -> AsyncIterator[ReadKeyed]:
+    partitions = await _partitions_of(bootstrap, topic)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        await consumer.topics()  # loads the metadata partitions_for_topic reads
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        assert partitions, f"topic {topic} does not exist"
         consumer.assign(partitions)
         await consumer.seek_to_end(*partitions)
         for partition in partitions:

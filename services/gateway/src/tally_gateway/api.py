@@ -29,7 +29,10 @@ health_router = APIRouter(tags=["health"])
 
 
 def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    problem = {"model": Problem, "content": {PROBLEM_JSON: {}}}
+    problem = {
+        "model": Problem,  # registers the schema the problem+json content refers to
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
     return {status_code: problem for status_code in statuses}
 
 

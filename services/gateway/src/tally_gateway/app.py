@@ -38,7 +38,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ):
             # Instrumented so each call carries the trace into the accounts service.
             HTTPXClientInstrumentor.instrument_client(accounts_http, tracer_provider=provider)
-            app.state.settings = settings
             app.state.pool = pool
             app.state.broker = broker
             app.state.accounts = AccountsClient(accounts_http)
@@ -50,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Usage billing: the public REST API (`/v1`).",
         lifespan=lifespan,
     )
+    app.state.settings = settings
     install_problem_handlers(app)
     app.include_router(router)
     app.include_router(health_router)

@@ -45,9 +45,9 @@ async def authenticate(
     if not is_account_sid(credentials.username):
         return None  # API keys (`SK...:secret`) will be checked here
     stored = await repository.fetch_auth_token_hash(pool, credentials.username)
-    if stored is None or not token_matches(pepper, credentials.password, stored):
-        return None
-    return credentials.username
+    # Hash even for an unknown SID, so the time taken does not tell which SIDs exist.
+    matches = token_matches(pepper, credentials.password, stored or b"")
+    return credentials.username if stored is not None and matches else None
 
 
 def account_not_found(sid: str) -> ProblemError:

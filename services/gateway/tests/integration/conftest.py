@@ -19,6 +19,7 @@ import httpx
 import pytest
 import uvicorn
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
 from tally_accounts.app import create_app as create_accounts_app
 from tally_accounts.config import Settings as AccountsSettings
@@ -31,7 +32,7 @@ OPS_KEY = "integration-ops-key"
 WAIT_FOR_RECORDS_SECONDS = 30.0
 
 Records = Callable[[str, int], Awaitable[list[ConsumerRecord[bytes, bytes]]]]
-"""`await read(key, count)`: the first `count` records with that key published since the test began."""
+"""`await read(key, count)`: the first `count` records with that key since the test began."""
 
 
 @pytest.fixture(scope="module")
@@ -115,25 +116,36 @@ async def usage_events(kafka_bootstrap: str, gateway: httpx.AsyncClient) -> Asyn
 
 
 @pytest.fixture
-async def account_states(kafka_bootstrap: str, gateway: httpx.AsyncClient) -> AsyncIterator[Records]:
+async def account_states(
+    kafka_bootstrap: str, gateway: httpx.AsyncClient
+) -> AsyncIterator[Records]:
     """Records published on `accounts.state.v1` since the test began, by key."""
     async with _tail(kafka_bootstrap, ACCOUNT_STATE) as read:
         yield read
 
 
+async def _partitions_of(bootstrap: str, topic: str) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [description] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(topic, p["partition"]) for p in description["partitions"]]
+    assert partitions, f"topic {topic} does not exist"
+    return partitions
+
+
 @contextlib.asynccontextmanager
 async def _tail(bootstrap: str, topic: str) -> AsyncIterator[Records]:
+    partitions = await _partitions_of(bootstrap, topic)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        await consumer.topics()  # loads the metadata partitions_for_topic reads
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        assert partitions, f"topic {topic} does not exist"
         consumer.assign(partitions)
         await consumer.seek_to_end(*partitions)
         for partition in partitions:
             await consumer.position(partition)  # pin "now" before the test acts
-
         seen: list[ConsumerRecord[bytes, bytes]] = []  # every key: one read may serve the next
 
         async def read(key: str, count: int) -> list[ConsumerRecord[bytes, bytes]]:
@@ -144,39 +156,6 @@ async def _tail(bootstrap: str, topic: str) -> AsyncIterator[Records]:
                 batches = await consumer.getmany(timeout_ms=500)
                 seen.extend(record for records in batches.values() for record in records)
             return found[:count]
-
-        yield read
-
-
-@pytest.fixture
-async def account_states(kafka_bootstrap: str, gateway: httpx.AsyncClient) -> AsyncIterator[Records]:
-    """Records published on `accounts.state.v1` since the test began, by key."""
-    async with _tail(kafka_bootstrap, ACCOUNT_STATE) as read:
-        yield read
-
-
-@contextlib.asynccontextmanager
-async def _tail(bootstrap: str, topic: str) -> AsyncIterator[Records]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        await consumer.topics()  # loads the metadata partitions_for_topic reads
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        assert partitions, f"topic {topic} does not exist"
-        consumer.assign(partitions)
-        await consumer.seek_to_end(*partitions)
-        for partition in partitions:
-            await consumer.position(partition)  # pin "now" before the test acts
-
-        async def read(key: str, count: int) -> list[ConsumerRecord[bytes, bytes]]:
-            found: list[ConsumerRecord[bytes, bytes]] = []
-            deadline = time.monotonic() + WAIT_FOR_RECORDS_SECONDS
-            while len(found) < count:
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"{len(found)} of {count} records keyed {key} arrived")
-                batches = await consumer.getmany(timeout_ms=500)
-                found += [r for rs in batches.values() for r in rs if r.key == key.encode()]
-            return found
 
         yield read
     finally:

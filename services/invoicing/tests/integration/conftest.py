@@ -22,15 +22,15 @@ Publish = Callable[[str, BaseModel], Awaitable[Any]]
 
 
 async def _eventually(
-    probe: Callable[[], Awaitable[T]], until: Callable[[T], bool], timeout: float = 30.0
+    probe: Callable[[], Awaitable[T]], until: Callable[[T], bool], within: float = 30.0
 ) -> T:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         result = await probe()
         if until(result):
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met after {timeout} s; last result: {result!r}")
+            raise AssertionError(f"condition not met after {within} s; last result: {result!r}")
         await asyncio.sleep(0.2)
 
 
@@ -89,7 +89,7 @@ def publish(producer: AIOKafkaProducer) -> Publish:
     """Publish an event keyed by its account SID, as the outbox relay would."""
 
     async def send(topic: str, event: BaseModel) -> Any:
-        key = str(getattr(event, "account_sid")).encode()
+        key = str(event.account_sid).encode()
         return await producer.send_and_wait(
             topic,
             event.model_dump_json().encode(),
@@ -126,7 +126,9 @@ def wait_consumed(
 
 
 @pytest.fixture
-async def tail(kafka_bootstrap: str) -> AsyncIterator[Callable[[str], Awaitable[AIOKafkaConsumer]]]:
+async def tail(
+    kafka_bootstrap: str, producer: AIOKafkaProducer
+) -> AsyncIterator[Callable[[str], Awaitable[AIOKafkaConsumer]]]:
     """A reader of a topic from its current end: what is published from now on."""
     readers: list[AIOKafkaConsumer] = []
 
@@ -134,10 +136,7 @@ async def tail(kafka_bootstrap: str) -> AsyncIterator[Callable[[str], Awaitable[
         reader = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, enable_auto_commit=False)
         await reader.start()
         readers.append(reader)
-        partitions = [TopicPartition(topic, p) for p in reader.partitions_for_topic(topic) or ()]
-        if not partitions:
-            await reader.stop()
-            raise AssertionError(f"topic {topic} has no partitions yet")
+        partitions = [TopicPartition(topic, p) for p in await producer.partitions_for(topic)]
         reader.assign(partitions)
         await reader.seek_to_end(*partitions)
         for partition in partitions:

@@ -2,10 +2,11 @@
 
 import asyncio
 import json
+import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import asyncpg
@@ -27,6 +28,12 @@ class RunningUsage:
 
     http: httpx.AsyncClient
     pool: asyncpg.Pool
+    now: datetime
+    """Where the service's clock stands still: it stamps every event this instance publishes."""
+
+    def published(self, event: dict[str, Any]) -> bool:
+        """True for events this instance published, not another usage process on the topics."""
+        return datetime.fromisoformat(event.get("occurred_at") or event["rejected_at"]) == self.now
 
 
 @pytest.fixture
@@ -37,12 +44,16 @@ async def usage(kafka_bootstrap: str, new_database: NewDatabase) -> AsyncIterato
         consumer_group=f"usage-test-{uuid.uuid4().hex}",
         environment="test",
     )
-    app = create_app(settings)
+    # Other usage processes (a developer's `make up`, end-to-end runs) consume the same topic
+    # and publish for our events too; a clock at an instant of its own tells ours apart. Ahead
+    # of the wall clock, so the events sent now are not in its future.
+    now = datetime.now(UTC).replace(microsecond=random.randrange(1_000_000)) + timedelta(hours=1)
+    app = create_app(settings, clock=lambda: now)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://usage") as http,
     ):
-        yield RunningUsage(http, app.state.pool)
+        yield RunningUsage(http, app.state.pool, now)
 
 
 @pytest.fixture
@@ -90,10 +101,11 @@ async def eventually(probe: Callable[[], Awaitable[T]], until: Callable[[T], boo
 
 
 class KeyedReader:
-    """Everything published on a topic under one key (this test's account), in order."""
+    """What is published on a topic under one key (this test's account) and kept, in order."""
 
-    def __init__(self, kafka_bootstrap: str, topic: str, key: str) -> None:
+    def __init__(self, usage: RunningUsage, kafka_bootstrap: str, topic: str, key: str) -> None:
         self._key = key.encode()
+        self._keep = usage.published
         self.found: list[dict[str, Any]] = []
         self._consumer = AIOKafkaConsumer(
             topic,
@@ -115,7 +127,8 @@ class KeyedReader:
         async def more() -> list[dict[str, Any]]:
             batches = await self._consumer.getmany(timeout_ms=200)
             for records in batches.values():
-                self.found += [json.loads(r.value) for r in records if r.key == self._key]
+                events = [json.loads(r.value) for r in records if r.key == self._key]
+                self.found += [event for event in events if self._keep(event)]
             return self.found
 
         return await eventually(more, condition)
@@ -141,7 +154,7 @@ async def test_given_the_same_event_published_twice_then_one_row_and_one_usage_r
     twice = usage_event(sid, quantity=12.5)
     marker = usage_event(sid, quantity="1")
 
-    async with KeyedReader(kafka_bootstrap, USAGE_RECORDED, sid) as recorded:
+    async with KeyedReader(usage, kafka_bootstrap, USAGE_RECORDED, sid) as recorded:
         await publish(producer, sid, twice)
         await publish(producer, sid, twice | {"quantity": "12.50"})  # same payload, other spelling
         await publish(producer, sid, marker)
@@ -172,7 +185,7 @@ async def test_given_malformed_events_then_dead_letters_name_the_field_and_good_
     wrong_key = usage_event("AC" + uuid.uuid4().hex)
     good = usage_event(sid, quantity="2")
 
-    async with KeyedReader(kafka_bootstrap, USAGE_REJECTED, sid) as rejected:
+    async with KeyedReader(usage, kafka_bootstrap, USAGE_REJECTED, sid) as rejected:
         await publish(producer, sid, negative)
         await publish(producer, sid, half_json)
         await publish(producer, sid, wrong_key)
@@ -203,7 +216,7 @@ async def test_given_the_same_id_with_another_payload_then_the_conflict_is_recor
     first = usage_event(sid, quantity="5")
     changed = first | {"quantity": "50"}
 
-    async with KeyedReader(kafka_bootstrap, USAGE_REJECTED, sid) as rejected:
+    async with KeyedReader(usage, kafka_bootstrap, USAGE_REJECTED, sid) as rejected:
         await publish(producer, sid, first)
         await publish(producer, sid, changed)
         letters = await rejected.until(lambda found: len(found) >= 1)
