@@ -78,16 +78,16 @@ def create_account(
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T]], until: Callable[[T], bool], timeout: float = 30.0
+    probe: Callable[[], Awaitable[T]], until: Callable[[T], bool], within: float = 30.0
 ) -> T:
-    """Poll `probe` until `until(result)` holds; fail with the last result after `timeout`."""
-    deadline = time.monotonic() + timeout
+    """Poll `probe` until `until(result)` holds; fail with the last result after `within` s."""
+    deadline = time.monotonic() + within
     while True:
         result = await probe()
         if until(result):
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met after {timeout} s; last result: {result!r}")
+            raise AssertionError(f"condition not met after {within} s; last result: {result!r}")
         await asyncio.sleep(0.2)
 
 

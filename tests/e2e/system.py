@@ -93,12 +93,12 @@ class System:
         lines = (self.log_dir / f"{service}.log").read_text(errors="replace").splitlines()
         return "last log lines:\n" + "\n".join(lines[-25:])
 
-    async def wait_exit(self, service: str, timeout: float = 30.0) -> int:
+    async def wait_exit(self, service: str, within: float = 30.0) -> int:
         """Wait for a process to end by itself (a failpoint) and return its exit code."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while (code := self.processes[service].poll()) is None:
             if time.monotonic() > deadline:
-                raise AssertionError(f"{service} still running after {timeout} s")
+                raise AssertionError(f"{service} still running after {within} s")
             await asyncio.sleep(0.1)
         return code
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-
 from tally_contracts.errors import FieldError, field_errors
 from tally_contracts.usage import UsageCategory, UsageEvent, validation_context
 
@@ -91,7 +90,9 @@ def test_given_a_broken_rule_then_the_error_names_the_field(field: str, bad_valu
     assert fields == {field}
 
 
-@pytest.mark.parametrize("required", ["event_id", "account_sid", "category", "quantity", "occurred_at"])
+@pytest.mark.parametrize(
+    "required", ["event_id", "account_sid", "category", "quantity", "occurred_at"]
+)
 def test_given_a_missing_required_field_then_the_error_names_it(required: str) -> None:
     assert [error.field for error in errors_of(valid_event(**{required: ...}))] == [required]
 
@@ -117,7 +118,13 @@ def test_given_a_json_array_instead_of_an_object_then_it_is_rejected() -> None:
 
 @pytest.mark.parametrize(
     ("quantity", "expected"),
-    [(0, "0"), ("0.000001", "0.000001"), (1e9, "1000000000"), ("1.50", "1.5"), (999999999.999999, "999999999.999999")],
+    [
+        (0, "0"),
+        ("0.000001", "0.000001"),
+        (1e9, "1000000000"),
+        ("1.50", "1.5"),
+        (999999999.999999, "999999999.999999"),
+    ],
 )
 def test_given_quantity_at_the_limits_then_it_is_kept_exactly(quantity: Any, expected: str) -> None:
     assert parse(valid_event(quantity=quantity)).wire_quantity() == expected

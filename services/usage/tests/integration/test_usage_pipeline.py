@@ -12,8 +12,9 @@ from typing import Any, TypeVar
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from tally_contracts.topics import USAGE_EVENTS, USAGE_RECORDED, USAGE_REJECTED
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from tally_contracts.topics import ALL_TOPICS, USAGE_EVENTS, USAGE_RECORDED, USAGE_REJECTED
+from tally_runtime.kafka import ensure_topics
 from tally_testkit.plugin import NewDatabase
 from tally_usage.app import create_app
 from tally_usage.config import UsageSettings
@@ -36,6 +37,38 @@ class RunningUsage:
         return datetime.fromisoformat(event.get("occurred_at") or event["rejected_at"]) == self.now
 
 
+def partitions_of(topic: str) -> list[TopicPartition]:
+    spec = next(spec for spec in ALL_TOPICS if spec.name == topic)
+    return [TopicPartition(topic, partition) for partition in range(spec.partitions)]
+
+
+async def positioned_at_end(consumer: AIOKafkaConsumer, topic: str) -> dict[TopicPartition, int]:
+    """Assign the consumer every partition of `topic`, positioned after what is already there."""
+    partitions = partitions_of(topic)
+    consumer.assign(partitions)
+    await consumer.seek_to_end(*partitions)
+    return {partition: await consumer.position(partition) for partition in partitions}
+
+
+async def start_group_at_end(settings: UsageSettings) -> None:
+    """Commit the service's new group at the end of `usage.events.v1`.
+
+    The topic is shared and may hold a long backlog of other tests' events; the service under
+    test needs only what this test publishes from now on.
+    """
+    await ensure_topics(settings, ALL_TOPICS)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=settings.consumer_group,
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        await consumer.commit(await positioned_at_end(consumer, USAGE_EVENTS))
+    finally:
+        await consumer.stop()
+
+
 @pytest.fixture
 async def usage(kafka_bootstrap: str, new_database: NewDatabase) -> AsyncIterator[RunningUsage]:
     settings = UsageSettings(
@@ -44,6 +77,7 @@ async def usage(kafka_bootstrap: str, new_database: NewDatabase) -> AsyncIterato
         consumer_group=f"usage-test-{uuid.uuid4().hex}",
         environment="test",
     )
+    await start_group_at_end(settings)
     # Other usage processes (a developer's `make up`, end-to-end runs) consume the same topic
     # and publish for our events too; a clock at an instant of its own tells ours apart. Ahead
     # of the wall clock, so the events sent now are not in its future.
@@ -107,15 +141,12 @@ class KeyedReader:
         self._key = key.encode()
         self._keep = usage.published
         self.found: list[dict[str, Any]] = []
-        self._consumer = AIOKafkaConsumer(
-            topic,
-            bootstrap_servers=kafka_bootstrap,
-            auto_offset_reset="earliest",
-            group_id=f"usage-test-reader-{uuid.uuid4().hex}",
-        )
+        self._topic = topic
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap)
 
     async def __aenter__(self) -> "KeyedReader":
         await self._consumer.start()
+        await positioned_at_end(self._consumer, self._topic)
         return self
 
     async def __aexit__(self, *_: object) -> None:
