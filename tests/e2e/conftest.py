@@ -33,6 +33,7 @@ async def system(
         log_dir=run_dir,
         run_id=uuid.uuid4().hex[:8],
     )
+    await running.start_consumer_groups_at_end()
     try:
         for service in SERVICES:
             running.start(service)

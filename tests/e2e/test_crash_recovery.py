@@ -28,8 +28,13 @@ async def test_given_a_consumer_killed_after_db_commit_then_restarted_no_total_c
     create_account: Callable[..., Awaitable[dict[str, Any]]],
 ) -> None:
     sid = (await create_account())["sid"]
-    # Let every consumer catch up with the account's creation before arming the failpoint.
-    await eventually(lambda: charges(http, system, sid), lambda found: found["charges"] == [])
+
+    async def invoicing_knows_account() -> int:
+        return (await http.get(f"{system.url('invoicing')}/accounts/{sid}")).status_code
+
+    # Arm the failpoint only once the account's creation has been consumed, so the crash
+    # happens on the usage below and not on the account's state.
+    await eventually(invoicing_knows_account, lambda status: status == 200)
     system.stop(consumer)
     system.start(consumer, failpoint=AFTER_DB_COMMIT)
 

@@ -1,5 +1,6 @@
 """Invoicing's internal HTTP API: charges and balances per account, money as decimal strings."""
 
+import dataclasses
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -7,9 +8,10 @@ from typing import Annotated, Any
 import asyncpg
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field, PlainSerializer
+from tally_contracts.accounts import AccountStatus, BillingMode
 from tally_contracts.envelope import ACCOUNT_SID_PATTERN
 from tally_contracts.usage import UsageCategory
-from tally_runtime.problems import PROBLEM_JSON, Problem
+from tally_runtime.problems import PROBLEM_JSON, Problem, ProblemError
 
 from tally_invoicing import handlers
 from tally_invoicing.domain import CURRENCY, Charge
@@ -96,6 +98,25 @@ class BalancePublic(BaseModel):
 async def health() -> Health:
     """Answers once the service has started."""
     return Health()
+
+
+class KnownAccountPublic(BaseModel):
+    """The account state invoicing rates by; it lags accounts by the time the topic takes."""
+
+    account_sid: str
+    version: int
+    billing_mode: BillingMode
+    status: AccountStatus
+    time_zone: str
+
+
+@router.get("/accounts/{sid}", responses={404: _PROBLEM, 422: _PROBLEM})
+async def get_known_account(sid: AccountSidPath, pool: Pool) -> KnownAccountPublic:
+    """The newest account state invoicing has consumed; 404 until it has seen the account."""
+    known = await handlers.known_account(sid, pool=pool)
+    if known is None:
+        raise ProblemError(404, "Account not known to invoicing", f"no state for {sid} yet")
+    return KnownAccountPublic(**dataclasses.asdict(known))
 
 
 @router.get("/accounts/{sid}/charges", responses={422: _PROBLEM})

@@ -64,6 +64,12 @@ async def list_charges(account_sid: str, *, pool: asyncpg.Pool, limit: int) -> C
     return ChargeList(charges=charges, count=count, total=total)
 
 
+async def known_account(account_sid: str, *, pool: asyncpg.Pool) -> domain.KnownAccount | None:
+    """The newest account state invoicing has consumed, if it has seen the account at all."""
+    async with pool.acquire() as conn:
+        return await repository.fetch_account(conn, account_sid)
+
+
 async def current_balance(account_sid: str, *, pool: asyncpg.Pool) -> domain.Balance:
     """The account's prepaid balance; an account never charged has its opening balance."""
     async with pool.acquire() as conn:
