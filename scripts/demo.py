@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-
 from tally_runtime.settings import PLACEHOLDER_SECRET
 
 GATEWAY = f"http://127.0.0.1:{os.environ.get('TALLY_GATEWAY_HTTP_PORT', '8000')}"
@@ -22,7 +21,11 @@ def main() -> int:
         created = client.post(
             "/v1/Accounts",
             headers={"Authorization": f"Bearer {OPS_KEY}"},
-            json={"owner": "demo-customer", "friendly_name": "Demo", "time_zone": "America/Chicago"},
+            json={
+                "owner": "demo-customer",
+                "friendly_name": "Demo",
+                "time_zone": "America/Chicago",
+            },
         )
         if created.status_code != 201:
             print(f"could not create the demo account: {created.status_code} {created.text}")
@@ -38,7 +41,8 @@ def main() -> int:
                 "occurred_at": (now - timedelta(minutes=minutes)).isoformat(),
             }
             for category, quantity, minutes in [
-                ("calls-inbound", "42.5", 30), ("calls-outbound", "17", 20),
+                ("calls-inbound", "42.5", 30),
+                ("calls-outbound", "17", 20),
                 ("sms-outbound", "120", 10),
             ]
         ]

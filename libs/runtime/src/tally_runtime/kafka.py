@@ -24,6 +24,8 @@ def make_broker(
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
+        # "Received"/"Processed" per message would drown the logs at thousands of events/s.
+        log_level=logging.DEBUG,
         middlewares=[KafkaTelemetryMiddleware(tracer_provider=tracer_provider)],
     )
 

@@ -7,9 +7,7 @@ from tally_runtime.settings import ServiceSettings
 class UsageSettings(ServiceSettings):
     """Where the usage service listens, which database it owns and which group it consumes in."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="TALLY_USAGE_", populate_by_name=True, extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="TALLY_USAGE_")
 
     database_url: str = "postgresql://tally:tally@127.0.0.1:15432/tally_usage"
     http_port: int = 8102

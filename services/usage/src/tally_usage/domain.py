@@ -74,7 +74,8 @@ def validate_usage(message: RawUsageMessage, now: datetime) -> UsageEvent | Inva
         event = UsageEvent.model_validate_json(message.value, context=validation_context(now))
     except ValidationError as error:
         account_sid, event_id = _readable_identity(message.value)
-        return InvalidUsage(field_errors(error), account_sid or message.key_text, event_id)
+        identity = account_sid or _short_text(message.key_text)
+        return InvalidUsage(field_errors(error), identity, event_id)
     if message.key_text != event.account_sid:
         # Partitioning by key is what keeps one account's events in order; a wrong key breaks it.
         return InvalidUsage([_key_error(message.key_text)], event.account_sid, event.event_id)

@@ -18,8 +18,9 @@ EventKey = tuple[str, str]
 
 
 def _storable(text: str) -> str:
-    # PostgreSQL text and jsonb cannot hold NUL, which JSON input may carry as "\u0000".
-    return text.replace("\x00", "\ufffd")
+    # PostgreSQL text cannot hold NUL or lone surrogates, and JSON input may spell both
+    # ("\u0000", "\ud800"); an unstorable message must become a rejection, not a retry loop.
+    return text.encode("utf-8", errors="replace").decode("utf-8").replace("\x00", "\ufffd")
 
 
 def _errors_json(errors: Sequence[FieldError]) -> str:

@@ -195,3 +195,21 @@ async def test_given_raw_nul_bytes_then_the_message_is_rejected_not_retried_fore
 
     assert outcome is Outcome.REJECTED
     assert (await counts(pool, sid))["rejections"] == 1
+
+
+async def test_given_a_lone_surrogate_in_the_event_id_then_the_rejection_is_still_stored(
+    pool: asyncpg.Pool,
+) -> None:
+    sid = new_sid()
+    message = RawUsageMessage(
+        topic="usage.events.v1",
+        partition=0,
+        offset=6,
+        key=sid.encode(),
+        value=b'{"event_id": "bad\\ud800", "account_sid": "' + sid.encode() + b'"}',
+    )
+
+    outcome = await record_usage(message, pool=pool, clock=clock)
+
+    assert outcome is Outcome.REJECTED
+    assert (await counts(pool, sid))["rejections"] == 1
