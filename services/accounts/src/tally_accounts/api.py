@@ -4,10 +4,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import asyncpg
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tally_contracts.accounts import AccountStatus, BillingMode
+from tally_runtime.http import DatabasePool
 from tally_runtime.problems import PROBLEM_JSON, Problem, ProblemError
 
 from tally_accounts import handlers
@@ -65,16 +65,10 @@ class AccountPublic(BaseModel):
         return cls(**vars(account))
 
 
-def _pool(request: Request) -> asyncpg.Pool:
-    pool: asyncpg.Pool = request.app.state.pool
-    return pool
-
-
 def _clock() -> Callable[[], datetime]:
     return lambda: datetime.now(UTC)
 
 
-Pool = Annotated[asyncpg.Pool, Depends(_pool)]
 Clock = Annotated[Callable[[], datetime], Depends(_clock)]
 
 
@@ -83,22 +77,16 @@ Clock = Annotated[Callable[[], datetime], Depends(_clock)]
     status_code=status.HTTP_201_CREATED,
     responses={422: _PROBLEM},
 )
-async def create_account(body: AccountCreate, pool: Pool, clock: Clock) -> AccountPublic:
+async def create_account(body: AccountCreate, pool: DatabasePool, clock: Clock) -> AccountPublic:
     """Open a trial account; its first state is published on `accounts.state.v1`."""
     account = await handlers.create_account(NewAccount(**body.model_dump()), pool=pool, clock=clock)
     return AccountPublic.of(account)
 
 
 @router.get("/accounts/{sid}", responses={404: _PROBLEM})
-async def get_account(sid: str, pool: Pool) -> AccountPublic:
+async def get_account(sid: str, pool: DatabasePool) -> AccountPublic:
     """The account with this SID."""
     account = await handlers.find_account(sid, pool=pool)
     if account is None:
         raise ProblemError(404, "Account not found", detail=f"no account {sid}")
     return AccountPublic.of(account)
-
-
-@router.get("/health")
-async def health() -> dict[str, str]:
-    """Answers once the service has started."""
-    return {"status": "ok"}

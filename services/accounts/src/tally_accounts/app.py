@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from tally_runtime.http import health_router
 from tally_runtime.kafka import make_broker
 from tally_runtime.lifecycle import migrated_database, running_broker
 from tally_runtime.problems import install_problem_handlers
@@ -37,5 +38,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Tally accounts (internal)", lifespan=lifespan)
     install_problem_handlers(app)
     app.include_router(router)
+    app.include_router(health_router)
     FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, excluded_urls="/health")
     return app

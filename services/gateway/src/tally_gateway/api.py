@@ -3,6 +3,7 @@
 from typing import Any
 
 from fastapi import APIRouter, Depends, status
+from tally_runtime.http import DatabasePool
 from tally_runtime.problems import PROBLEM_JSON, Problem
 
 from tally_gateway import handlers
@@ -11,7 +12,6 @@ from tally_gateway.dependencies import (
     Broker,
     Clock,
     OwnAccountSid,
-    Pool,
     SettingsDep,
     ops_caller,
 )
@@ -25,7 +25,6 @@ from tally_gateway.schemas import (
 )
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
-health_router = APIRouter(tags=["health"])
 
 
 def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -43,7 +42,7 @@ def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     responses=_problems(401, 422, 503),
 )
 async def create_account(
-    body: AccountCreate, accounts: Accounts, pool: Pool, settings: SettingsDep
+    body: AccountCreate, accounts: Accounts, pool: DatabasePool, settings: SettingsDep
 ) -> AccountCreated:
     """Open an account (ops key); the answer holds its auth token, shown this once only."""
     pepper = settings.token_pepper.get_secret_value().encode()
@@ -73,9 +72,3 @@ async def post_usage(
             UsageRejection(index=r.index, field=r.field, reason=r.reason) for r in usage.rejected
         ],
     )
-
-
-@health_router.get("/health")
-async def health() -> dict[str, str]:
-    """Answers once the gateway has started."""
-    return {"status": "ok"}

@@ -8,13 +8,14 @@ import httpx
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from tally_runtime.http import health_router
 from tally_runtime.kafka import make_broker
 from tally_runtime.lifecycle import migrated_database, running_broker
 from tally_runtime.problems import install_problem_handlers
 from tally_runtime.telemetry import configure_tracing
 
 from tally_gateway.accounts_client import AccountsClient
-from tally_gateway.api import health_router, router
+from tally_gateway.api import router
 from tally_gateway.config import Settings
 
 SERVICE = "gateway"

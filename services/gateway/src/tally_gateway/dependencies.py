@@ -8,12 +8,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
-import asyncpg
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.http import HTTPBase
 from faststream.kafka import KafkaBroker
 from starlette.exceptions import HTTPException
+from tally_runtime.http import DatabasePool
 
 from tally_gateway import handlers
 from tally_gateway.accounts_client import AccountsClient
@@ -24,11 +24,6 @@ from tally_gateway.domain import basic_credentials, is_ops_key
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
-
-
-def _pool(request: Request) -> asyncpg.Pool:
-    pool: asyncpg.Pool = request.app.state.pool
-    return pool
 
 
 def _broker(request: Request) -> KafkaBroker:
@@ -46,7 +41,6 @@ def _clock() -> Callable[[], datetime]:
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
-Pool = Annotated[asyncpg.Pool, Depends(_pool)]
 Broker = Annotated[KafkaBroker, Depends(_broker)]
 Accounts = Annotated[AccountsClient, Depends(_accounts)]
 Clock = Annotated[Callable[[], datetime], Depends(_clock)]
@@ -67,7 +61,7 @@ def _unauthorized(challenge: str) -> HTTPException:
 async def authenticated_account(
     sid: str,
     authorization: Annotated[HTTPAuthorizationCredentials | None, Security(_account_credentials)],
-    pool: Pool,
+    pool: DatabasePool,
     settings: SettingsDep,
 ) -> str:
     """The SID in the path, once the caller has proved it is that account.

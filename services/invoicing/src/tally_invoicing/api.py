@@ -5,12 +5,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-import asyncpg
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, PlainSerializer
 from tally_contracts.accounts import AccountStatus, BillingMode
-from tally_contracts.envelope import ACCOUNT_SID_PATTERN
 from tally_contracts.usage import UsageCategory
+from tally_runtime.http import AccountSidPath, DatabasePool
 from tally_runtime.problems import PROBLEM_JSON, Problem, ProblemError
 
 from tally_invoicing import handlers
@@ -30,21 +29,6 @@ Money = Annotated[Decimal, PlainSerializer(_decimal_text, return_type=str)]
 """A USD amount at full precision, as a decimal string."""
 
 Quantity = Annotated[Decimal, PlainSerializer(_decimal_text, return_type=str)]
-
-
-def _pool(request: Request) -> asyncpg.Pool:
-    pool: asyncpg.Pool = request.app.state.pool
-    return pool
-
-
-Pool = Annotated[asyncpg.Pool, Depends(_pool)]
-AccountSidPath = Annotated[
-    str, Path(pattern=ACCOUNT_SID_PATTERN.pattern, description="`AC` + 32 lowercase hex digits")
-]
-
-
-class Health(BaseModel):
-    status: str = "ok"
 
 
 class ChargePublic(BaseModel):
@@ -94,12 +78,6 @@ class BalancePublic(BaseModel):
     updated_at: datetime | None = Field(description="null for an account never charged")
 
 
-@router.get("/health")
-async def health() -> Health:
-    """Answers once the service has started."""
-    return Health()
-
-
 class KnownAccountPublic(BaseModel):
     """The account state invoicing rates by; it lags accounts by the time the topic takes."""
 
@@ -111,7 +89,7 @@ class KnownAccountPublic(BaseModel):
 
 
 @router.get("/accounts/{sid}", responses={404: _PROBLEM, 422: _PROBLEM})
-async def get_known_account(sid: AccountSidPath, pool: Pool) -> KnownAccountPublic:
+async def get_known_account(sid: AccountSidPath, pool: DatabasePool) -> KnownAccountPublic:
     """The newest account state invoicing has consumed; 404 until it has seen the account."""
     known = await handlers.known_account(sid, pool=pool)
     if known is None:
@@ -121,7 +99,7 @@ async def get_known_account(sid: AccountSidPath, pool: Pool) -> KnownAccountPubl
 
 @router.get("/accounts/{sid}/charges", responses={422: _PROBLEM})
 async def list_charges(
-    sid: AccountSidPath, pool: Pool, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    sid: AccountSidPath, pool: DatabasePool, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> ChargesPublic:
     """The account's charges, newest first, with their total at full precision."""
     found = await handlers.list_charges(sid, pool=pool, limit=limit)
@@ -134,7 +112,7 @@ async def list_charges(
 
 
 @router.get("/accounts/{sid}/balance", responses={422: _PROBLEM})
-async def get_balance(sid: AccountSidPath, pool: Pool) -> BalancePublic:
+async def get_balance(sid: AccountSidPath, pool: DatabasePool) -> BalancePublic:
     """The account's prepaid balance; an account never charged has 0."""
     balance = await handlers.current_balance(sid, pool=pool)
     return BalancePublic(account_sid=sid, balance=balance.amount, updated_at=balance.updated_at)

@@ -3,10 +3,9 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-import asyncpg
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from tally_contracts.envelope import ACCOUNT_SID_PATTERN
+from tally_runtime.http import AccountSidPath, DatabasePool
 from tally_runtime.problems import PROBLEM_JSON, Problem
 
 from tally_notifications import handlers
@@ -15,21 +14,6 @@ from tally_notifications.domain import Outcome, RecordedDecision
 router = APIRouter()
 
 _PROBLEM: dict[str, Any] = {"model": Problem, "content": {PROBLEM_JSON: {}}}
-
-
-def _pool(request: Request) -> asyncpg.Pool:
-    pool: asyncpg.Pool = request.app.state.pool
-    return pool
-
-
-Pool = Annotated[asyncpg.Pool, Depends(_pool)]
-AccountSidPath = Annotated[
-    str, Path(pattern=ACCOUNT_SID_PATTERN.pattern, description="`AC` + 32 lowercase hex digits")
-]
-
-
-class Health(BaseModel):
-    status: str = "ok"
 
 
 class DecisionPublic(BaseModel):
@@ -60,15 +44,9 @@ class DecisionsPublic(BaseModel):
     decisions: list[DecisionPublic] = Field(description="the most recent ones, newest first")
 
 
-@router.get("/health")
-async def health() -> Health:
-    """Answers once the service has started."""
-    return Health()
-
-
 @router.get("/accounts/{sid}/decisions", responses={422: _PROBLEM})
 async def list_decisions(
-    sid: AccountSidPath, pool: Pool, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    sid: AccountSidPath, pool: DatabasePool, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> DecisionsPublic:
     """The account's notification decisions, newest first, suppressed ones with their reason."""
     decisions = await handlers.list_decisions(sid, pool=pool, limit=limit)

@@ -3,11 +3,10 @@
 from datetime import datetime
 from typing import Annotated
 
-import asyncpg
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
-from tally_contracts.envelope import ACCOUNT_SID_PATTERN
 from tally_contracts.errors import FieldError
+from tally_runtime.http import AccountSidPath, DatabasePool
 
 from tally_usage import handlers
 from tally_usage.domain import (
@@ -22,21 +21,6 @@ MAX_RECEIPTS = 1000
 """As many ids as the gateway accepts events in one request."""
 
 router = APIRouter()
-
-
-def _pool(request: Request) -> asyncpg.Pool:
-    pool: asyncpg.Pool = request.app.state.pool
-    return pool
-
-
-Pool = Annotated[asyncpg.Pool, Depends(_pool)]
-AccountSidPath = Annotated[
-    str, Path(pattern=ACCOUNT_SID_PATTERN.pattern, description="`AC` + 32 lowercase hex digits")
-]
-
-
-class Health(BaseModel):
-    status: str = "ok"
 
 
 class ReceiptsRequest(BaseModel):
@@ -87,14 +71,10 @@ class UsageSummary(BaseModel):
     )
 
 
-@router.get("/health")
-async def health() -> Health:
-    """Answers while the process runs."""
-    return Health()
-
-
 @router.post("/accounts/{sid}/receipts")
-async def receipts(sid: AccountSidPath, body: ReceiptsRequest, pool: Pool) -> ReceiptsResponse:
+async def receipts(
+    sid: AccountSidPath, body: ReceiptsRequest, pool: DatabasePool
+) -> ReceiptsResponse:
     """What became of each given event id of the account, in the order asked."""
     histories = await handlers.event_histories(sid, body.event_ids, pool=pool)
     return ReceiptsResponse(
@@ -114,7 +94,7 @@ async def receipts(sid: AccountSidPath, body: ReceiptsRequest, pool: Pool) -> Re
 
 
 @router.get("/accounts/{sid}/usage/summary")
-async def usage_summary(sid: AccountSidPath, pool: Pool) -> UsageSummary:
+async def usage_summary(sid: AccountSidPath, pool: DatabasePool) -> UsageSummary:
     """Count of stored events and total quantity per category for the account."""
     totals = await handlers.usage_summary(sid, pool=pool)
     return UsageSummary(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from tally_runtime.http import health_router
 from tally_runtime.kafka import make_broker
 from tally_runtime.lifecycle import migrated_database, running_broker
 from tally_runtime.problems import install_problem_handlers
@@ -44,6 +45,7 @@ def create_app(settings: UsageSettings | None = None, *, clock: Clock = wall_clo
     app.state.settings = settings
     app.state.broker = broker
     app.include_router(router)
+    app.include_router(health_router)
     install_problem_handlers(app)
     FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, excluded_urls="/health")
     return app

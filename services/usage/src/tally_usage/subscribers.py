@@ -1,13 +1,10 @@
 """Kafka entry points, the topic -> handler map of the usage service in one place."""
 
-from typing import Any
-
 import asyncpg
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from faststream.message import StreamMessage
 from tally_contracts.topics import USAGE_EVENTS
+from tally_runtime.consuming import exactly_once
 from tally_runtime.failpoints import AFTER_DB_COMMIT, crash_if_armed
 
 from tally_usage.config import UsageSettings
@@ -15,23 +12,13 @@ from tally_usage.domain import Clock, RawUsageMessage
 from tally_usage.handlers import record_usage
 
 
-async def _undecoded(message: StreamMessage[Any]) -> bytes:
-    # Bad JSON is a dead letter, not a decoding failure: the handler must see the raw bytes.
-    return message.body
-
-
 def register_subscribers(
     broker: KafkaBroker, *, settings: UsageSettings, pool: asyncpg.Pool, clock: Clock
 ) -> None:
     """Subscribe the usage handlers; the Kafka offset is committed only after the DB commit."""
 
-    @broker.subscriber(
-        USAGE_EVENTS,
-        group_id=settings.consumer_group,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        decoder=_undecoded,
-    )
+    # Bad JSON is a dead letter, not a decoding failure: the handler gets the raw record.
+    @exactly_once(broker, USAGE_EVENTS, settings)
     async def on_usage_event(msg: KafkaMessage) -> None:
         record = msg.raw_message
         assert not isinstance(record, tuple), "subscribed one record at a time"
