@@ -1,22 +1,21 @@
-"""Fixtures for end-to-end tests: the whole system running as processes, and ways to drive it."""
+"""Fixtures for end-to-end tests: the whole system running as processes, and ways to drive it.
+
+Kafka's `producer` (standing in for a customer's usage producer) and `tail` come from the
+tally_testkit plugin.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from tally_testkit.plugin import NewDatabase
 
 from tests.e2e.system import OPS_KEY, SERVICES, System
-
-T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
@@ -42,17 +41,6 @@ async def system(
         running.stop_all()
 
 
-@pytest.fixture(scope="session")
-async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    """A plain Kafka producer, as a customer's usage producer would use."""
-    kafka = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    await kafka.start()
-    try:
-        yield kafka
-    finally:
-        await kafka.stop()
-
-
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=10) as client:
@@ -76,20 +64,6 @@ def create_account(
         return dict(response.json())
 
     return create
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], until: Callable[[T], bool], within: float = 30.0
-) -> T:
-    """Poll `probe` until `until(result)` holds; fail with the last result after `within` s."""
-    deadline = time.monotonic() + within
-    while True:
-        result = await probe()
-        if until(result):
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met after {within} s; last result: {result!r}")
-        await asyncio.sleep(0.2)
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from tally_contracts.topics import ALL_TOPICS
+from tally_testkit import commit_groups_at_end
 
 SERVICES = ("accounts", "usage", "invoicing", "notifications", "gateway")
 OPS_KEY = "e2e-ops-key"
@@ -70,31 +70,11 @@ class System:
         The topics outlive test runs (and may hold a developer's own traffic); a fresh group
         would otherwise read all of it before reaching what this run publishes.
         """
-        probe = AIOKafkaConsumer(bootstrap_servers=self.kafka_bootstrap)
-        await probe.start()
-        try:
-            topics = [spec.name for spec in ALL_TOPICS if spec.name in await probe.topics()]
-            partitions = [
-                TopicPartition(topic, number)
-                for topic in topics
-                for number in probe.partitions_for_topic(topic) or ()
-            ]
-            ends = await probe.end_offsets(partitions)
-        finally:
-            await probe.stop()
-        for service in SERVICES:
-            group = AIOKafkaConsumer(
-                bootstrap_servers=self.kafka_bootstrap,
-                group_id=self.environment(service)[f"TALLY_{service.upper()}_CONSUMER_GROUP"],
-                enable_auto_commit=False,
-            )
-            await group.start()
-            try:
-                if ends:
-                    group.assign(list(ends))
-                    await group.commit(dict(ends))
-            finally:
-                await group.stop()
+        groups = [
+            self.environment(service)[f"TALLY_{service.upper()}_CONSUMER_GROUP"]
+            for service in SERVICES
+        ]
+        await commit_groups_at_end(self.kafka_bootstrap, groups, [t.name for t in ALL_TOPICS])
 
     def start(self, service: str, **extra: str) -> None:
         """Start one service as its own process and wait until it answers /health."""

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from tally_runtime.failpoints import AFTER_DB_COMMIT
+from tally_testkit import eventually
 
-from tests.e2e.conftest import eventually
 from tests.e2e.system import System
 from tests.e2e.test_exactly_once import charges, publish, usage_event, usage_summary
 

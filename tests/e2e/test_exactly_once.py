@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from tally_contracts.topics import USAGE_EVENTS, USAGE_REJECTED
+from tally_testkit import Tail, by_key, eventually
 
-from tests.e2e.conftest import eventually
 from tests.e2e.system import System
 
 
@@ -81,30 +81,21 @@ async def test_given_a_malformed_event_then_it_is_dead_lettered_and_the_next_goo
     system: System,
     producer: AIOKafkaProducer,
     http: httpx.AsyncClient,
-    kafka_bootstrap: str,
+    tail: Tail,
     create_account: Callable[..., Awaitable[dict[str, Any]]],
 ) -> None:
     sid = (await create_account())["sid"]
-    dead_letters = AIOKafkaConsumer(
-        USAGE_REJECTED,
-        bootstrap_servers=kafka_bootstrap,
-        auto_offset_reset="earliest",
-        group_id=f"e2e-dead-letters-{uuid.uuid4().hex}",
-    )
-    await dead_letters.start()
-    try:
-        broken = usage_event(sid, quantity="-3")
-        await publish(producer, sid, json.dumps(broken).encode())
-        await publish(producer, sid, b'{"event_id": "half a json')
-        good = usage_event(sid, quantity="2")
-        await publish(producer, sid, json.dumps(good).encode())
+    dead_letters = by_key(await tail(USAGE_REJECTED))
+    broken = usage_event(sid, quantity="-3")
+    await publish(producer, sid, json.dumps(broken).encode())
+    await publish(producer, sid, b'{"event_id": "half a json')
+    good = usage_event(sid, quantity="2")
+    await publish(producer, sid, json.dumps(good).encode())
 
-        summary = await eventually(
-            lambda: usage_summary(http, system, sid), lambda found: found["events"] >= 1
-        )
-        letters = await read_dead_letters(dead_letters, key=sid, count=2)
-    finally:
-        await dead_letters.stop()
+    summary = await eventually(
+        lambda: usage_summary(http, system, sid), lambda found: found["events"] >= 1
+    )
+    letters = [json.loads(record.value) for record in await dead_letters(sid, 2)]
 
     assert summary["events"] == 1
     assert summary["quantity_by_category"] == {"calls-outbound": "2"}
@@ -116,20 +107,3 @@ async def test_given_a_malformed_event_then_it_is_dead_lettered_and_the_next_goo
     half = by_original['{"event_id": "half a json']
     assert half["errors"][0]["field"] == "(body)"
     assert "json" in half["errors"][0]["reason"].lower()
-
-
-async def read_dead_letters(
-    consumer: AIOKafkaConsumer, *, key: str, count: int
-) -> list[dict[str, Any]]:
-    """Read dead letters keyed by `key` until `count` have arrived (30 s at most)."""
-    found: list[dict[str, Any]] = []
-
-    async def more() -> list[dict[str, Any]]:
-        batches = await consumer.getmany(timeout_ms=500)
-        for records in batches.values():
-            found.extend(
-                json.loads(record.value) for record in records if record.key == key.encode()
-            )
-        return found
-
-    return await eventually(more, lambda letters: len(letters) >= count)

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tally_testkit import eventually
 
-from tests.e2e.conftest import eventually
 from tests.e2e.system import System
 from tests.e2e.test_exactly_once import usage_event
 

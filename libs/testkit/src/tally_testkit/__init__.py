@@ -1,5 +1,28 @@
-"""Test support for Tally: real Kafka and PostgreSQL for integration tests."""
+"""Test support for Tally: real Kafka and PostgreSQL for integration tests, and ways to use them."""
 
+from tally_testkit.ids import new_sid
+from tally_testkit.kafka import (
+    Publish,
+    ReadKeyed,
+    Tail,
+    by_key,
+    commit_groups_at_end,
+    open_at_end,
+    wait_committed,
+)
 from tally_testkit.plugin import NewDatabase, database_url
+from tally_testkit.polling import eventually
 
-__all__ = ["NewDatabase", "database_url"]
+__all__ = [
+    "NewDatabase",
+    "Publish",
+    "ReadKeyed",
+    "Tail",
+    "by_key",
+    "commit_groups_at_end",
+    "database_url",
+    "eventually",
+    "new_sid",
+    "open_at_end",
+    "wait_committed",
+]

@@ -9,6 +9,9 @@ Where each comes from, first match wins:
 2. a testcontainers container, when a Docker engine answers;
 3. otherwise the test fails and says what is missing. It never skips: a skipped
    integration test reads like a passing one.
+
+The Kafka fixtures built on the broker (``producer``, ``publish``, ``tail``) live in
+``tally_testkit.kafka``, registered below with this plugin.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+
+pytest_plugins = ["tally_testkit.kafka"]
 
 NewDatabase = Callable[[str], Awaitable[str]]
 """The ``new_database`` factory: ``await new_database("usage")`` -> URL of a new database."""

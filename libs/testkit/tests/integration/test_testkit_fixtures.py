@@ -1,11 +1,14 @@
-"""The testkit's fixtures against the real servers (scripts/infra.sh up, or Docker)."""
+"""The testkit's fixtures and Kafka helpers against the real servers (infra.sh up, or Docker)."""
 
 import asyncio
+import json
 import uuid
 
 import asyncpg
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from tally_testkit import NewDatabase
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from tally_testkit import NewDatabase, Publish, Tail, by_key, commit_groups_at_end, wait_committed
 
 
 async def test_new_database_gives_each_caller_its_own_empty_database(
@@ -56,3 +59,83 @@ async def test_kafka_bootstrap_round_trips_a_message(kafka_bootstrap: str) -> No
     finally:
         await consumer.stop()
     assert (message.key, message.value) == (b"AC1", b"hello")
+
+
+async def new_topic(kafka_bootstrap: str, producer: AIOKafkaProducer, partitions: int = 2) -> str:
+    """A topic of its own, created with `partitions` partitions, holding one old record each."""
+    topic = f"testkit.tail.{uuid.uuid4().hex}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1)])
+    finally:
+        await admin.close()
+    for partition in range(partitions):
+        await producer.send_and_wait(topic, b"old", key=b"AC1", partition=partition)
+    return topic
+
+
+async def test_tail_reads_only_what_is_published_after_it_opened_by_key(
+    kafka_bootstrap: str, producer: AIOKafkaProducer, tail: Tail
+) -> None:
+    # given a topic that already holds records
+    topic = await new_topic(kafka_bootstrap, producer)
+
+    # when a reader opens at its end and records of two keys follow
+    read = by_key(await tail(topic))
+    await producer.send_and_wait(topic, b"new-1", key=b"AC1")
+    await producer.send_and_wait(topic, b"other", key=b"AC2")
+    await producer.send_and_wait(topic, b"new-2", key=b"AC1")
+
+    # then each key's new records are read, in order, and none of the old ones
+    assert [r.value for r in await read("AC1", 2)] == [b"new-1", b"new-2"]
+    assert [r.value for r in await read("AC2", 1)] == [b"other"]
+    with pytest.raises(AssertionError, match="0 of 1 records keyed AC3 arrived"):
+        await by_key(await tail(topic), within=0.5)("AC3", 1)
+
+
+async def test_publish_keys_an_event_by_its_account_and_marks_it_json(
+    kafka_bootstrap: str, producer: AIOKafkaProducer, tail: Tail, publish: Publish
+) -> None:
+    topic = await new_topic(kafka_bootstrap, producer)
+    read = by_key(await tail(topic))
+
+    sent = await publish(topic, _Event(account_sid="AC7"))
+
+    [record] = await read("AC7", 1)
+    assert (record.partition, record.offset) == (sent.partition, sent.offset)
+    assert record.value == b'{"account_sid": "AC7"}'
+    assert list(record.headers) == [("content-type", b"application/json")]
+
+
+async def test_a_group_committed_at_the_end_skips_the_backlog_and_wait_committed_sees_it_move(
+    kafka_bootstrap: str, producer: AIOKafkaProducer
+) -> None:
+    # given a topic with a backlog, and a group committed at its end (a missing topic is skipped)
+    topic = await new_topic(kafka_bootstrap, producer)
+    group = f"testkit-{uuid.uuid4().hex}"
+    await commit_groups_at_end(kafka_bootstrap, [group], [topic, f"testkit.none.{group}"])
+
+    # when the group consumes and commits what is published next
+    sent = await producer.send_and_wait(topic, b"new", key=b"AC1")
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        message = await asyncio.wait_for(consumer.getone(), timeout=30)
+        await consumer.commit()
+    finally:
+        await consumer.stop()
+
+    # then it read the new record first, not the backlog, and its commit is seen past it
+    assert message.value == b"new"
+    await wait_committed(kafka_bootstrap, group, sent, within=10)
+
+
+class _Event:
+    def __init__(self, account_sid: str) -> None:
+        self.account_sid = account_sid
+
+    def model_dump_json(self) -> str:
+        return json.dumps({"account_sid": self.account_sid})

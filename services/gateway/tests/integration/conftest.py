@@ -6,10 +6,8 @@ process through httpx's ASGI transport.
 """
 
 import asyncio
-import contextlib
 import json
 import socket
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -18,21 +16,15 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
 from tally_accounts.app import create_app as create_accounts_app
 from tally_accounts.config import Settings as AccountsSettings
 from tally_contracts.topics import ACCOUNT_STATE, USAGE_EVENTS
 from tally_gateway.app import create_app as create_gateway_app
 from tally_gateway.config import Settings as GatewaySettings
-from tally_testkit import NewDatabase
+from tally_testkit import NewDatabase, ReadKeyed, Tail, by_key
 
 OPS_KEY = "integration-ops-key"
-WAIT_FOR_RECORDS_SECONDS = 30.0
-
-Records = Callable[[str, int], Awaitable[list[ConsumerRecord[bytes, bytes]]]]
-"""`await read(key, count)`: the first `count` records with that key since the test began."""
 
 
 @pytest.fixture(scope="module")
@@ -109,57 +101,15 @@ def create_account(gateway: httpx.AsyncClient) -> Callable[[], Awaitable[dict[st
 
 
 @pytest.fixture
-async def usage_events(kafka_bootstrap: str, gateway: httpx.AsyncClient) -> AsyncIterator[Records]:
+async def usage_events(tail: Tail, gateway: httpx.AsyncClient) -> ReadKeyed:
     """Records published on `usage.events.v1` since the test began, by key."""
-    async with _tail(kafka_bootstrap, USAGE_EVENTS) as read:
-        yield read
+    return by_key(await tail(USAGE_EVENTS))
 
 
 @pytest.fixture
-async def account_states(
-    kafka_bootstrap: str, gateway: httpx.AsyncClient
-) -> AsyncIterator[Records]:
+async def account_states(tail: Tail, gateway: httpx.AsyncClient) -> ReadKeyed:
     """Records published on `accounts.state.v1` since the test began, by key."""
-    async with _tail(kafka_bootstrap, ACCOUNT_STATE) as read:
-        yield read
-
-
-async def _partitions_of(bootstrap: str, topic: str) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        [description] = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    partitions = [TopicPartition(topic, p["partition"]) for p in description["partitions"]]
-    assert partitions, f"topic {topic} does not exist"
-    return partitions
-
-
-@contextlib.asynccontextmanager
-async def _tail(bootstrap: str, topic: str) -> AsyncIterator[Records]:
-    partitions = await _partitions_of(bootstrap, topic)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        await consumer.seek_to_end(*partitions)
-        for partition in partitions:
-            await consumer.position(partition)  # pin "now" before the test acts
-        seen: list[ConsumerRecord[bytes, bytes]] = []  # every key: one read may serve the next
-
-        async def read(key: str, count: int) -> list[ConsumerRecord[bytes, bytes]]:
-            deadline = time.monotonic() + WAIT_FOR_RECORDS_SECONDS
-            while len(found := [r for r in seen if r.key == key.encode()]) < count:
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"{len(found)} of {count} records keyed {key} arrived")
-                batches = await consumer.getmany(timeout_ms=500)
-                seen.extend(record for records in batches.values() for record in records)
-            return found[:count]
-
-        yield read
-    finally:
-        await consumer.stop()
+    return by_key(await tail(ACCOUNT_STATE))
 
 
 @pytest.fixture

@@ -1,49 +1,18 @@
-"""Invoicing built with its real composition root against real Kafka and PostgreSQL."""
+"""Invoicing built with its real composition root against real Kafka and PostgreSQL.
 
-import asyncio
-import time
+Kafka plumbing (`producer`, `publish`, `tail`) comes from the tally_testkit plugin.
+"""
+
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from fastapi import FastAPI
-from pydantic import BaseModel
 from tally_invoicing.app import create_app
 from tally_invoicing.config import InvoicingSettings
-from tally_testkit import NewDatabase
-
-T = TypeVar("T")
-
-Eventually = Callable[[Callable[[], Awaitable[T]], Callable[[T], bool]], Awaitable[T]]
-Publish = Callable[[str, BaseModel], Awaitable[Any]]
-
-
-async def _eventually(
-    probe: Callable[[], Awaitable[T]], until: Callable[[T], bool], within: float = 30.0
-) -> T:
-    deadline = time.monotonic() + within
-    while True:
-        result = await probe()
-        if until(result):
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met after {within} s; last result: {result!r}")
-        await asyncio.sleep(0.2)
-
-
-@pytest.fixture
-def eventually() -> Callable[..., Awaitable[Any]]:
-    """Poll a probe until a condition holds; fail with the last result after 30 s."""
-    return _eventually
-
-
-@pytest.fixture
-def new_sid() -> Callable[[], str]:
-    """Fresh account SIDs: the topics are shared, so each test keeps to its own accounts."""
-    return lambda: "AC" + uuid.uuid4().hex
+from tally_testkit import NewDatabase, wait_committed
 
 
 @pytest.fixture
@@ -73,76 +42,9 @@ async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-@pytest.fixture(scope="session")
-async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    """A plain Kafka producer, standing in for the services upstream."""
-    kafka = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    await kafka.start()
-    try:
-        yield kafka
-    finally:
-        await kafka.stop()
-
-
-@pytest.fixture
-def publish(producer: AIOKafkaProducer) -> Publish:
-    """Publish an event keyed by its account SID, as the outbox relay would."""
-
-    async def send(topic: str, event: BaseModel) -> Any:
-        key = str(event.account_sid).encode()
-        return await producer.send_and_wait(
-            topic,
-            event.model_dump_json().encode(),
-            key=key,
-            headers=[("content-type", b"application/json")],
-        )
-
-    return send
-
-
 @pytest.fixture
 def wait_consumed(
     kafka_bootstrap: str, settings: InvoicingSettings
 ) -> Callable[[Any], Awaitable[None]]:
     """Wait until the service's consumer group has committed past a published record."""
-
-    async def wait(sent: Any) -> None:
-        group = AIOKafkaConsumer(
-            bootstrap_servers=kafka_bootstrap,
-            group_id=settings.consumer_group,
-            enable_auto_commit=False,
-        )
-        await group.start()
-        try:
-            partition = TopicPartition(sent.topic, sent.partition)
-            await _eventually(
-                lambda: group.committed(partition),
-                lambda committed: committed is not None and committed > sent.offset,
-            )
-        finally:
-            await group.stop()
-
-    return wait
-
-
-@pytest.fixture
-async def tail(
-    kafka_bootstrap: str, producer: AIOKafkaProducer
-) -> AsyncIterator[Callable[[str], Awaitable[AIOKafkaConsumer]]]:
-    """A reader of a topic from its current end: what is published from now on."""
-    readers: list[AIOKafkaConsumer] = []
-
-    async def open_at_end(topic: str) -> AIOKafkaConsumer:
-        reader = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, enable_auto_commit=False)
-        await reader.start()
-        readers.append(reader)
-        partitions = [TopicPartition(topic, p) for p in await producer.partitions_for(topic)]
-        reader.assign(partitions)
-        await reader.seek_to_end(*partitions)
-        for partition in partitions:
-            await reader.position(partition)  # resolve "the end" now, not at the first fetch
-        return reader
-
-    yield open_at_end
-    for reader in readers:
-        await reader.stop()
+    return lambda sent: wait_committed(kafka_bootstrap, settings.consumer_group, sent)

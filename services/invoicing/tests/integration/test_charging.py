@@ -16,6 +16,7 @@ from tally_invoicing import handlers
 from tally_invoicing.app import MIGRATIONS
 from tally_invoicing.config import InvoicingSettings
 from tally_runtime.lifecycle import migrated_database
+from tally_testkit import eventually, new_sid
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -54,8 +55,6 @@ async def test_given_usage_published_twice_then_one_charge_and_one_balance_chang
     http: httpx.AsyncClient,
     publish: Callable[..., Awaitable[Any]],
     tail: Callable[[str], Awaitable[AIOKafkaConsumer]],
-    eventually: Callable[..., Awaitable[Any]],
-    new_sid: Callable[[], str],
 ) -> None:
     # given a reader of the balance topic, and usage of 12.5 outbound minutes
     sid = new_sid()
@@ -98,7 +97,7 @@ async def test_given_usage_published_twice_then_one_charge_and_one_balance_chang
 
 
 async def test_given_charge_usage_called_twice_then_the_second_call_changes_nothing(
-    settings: InvoicingSettings, new_sid: Callable[[], str]
+    settings: InvoicingSettings,
 ) -> None:
     # given a migrated database and one recorded usage event
     sid = new_sid()
@@ -122,7 +121,7 @@ async def test_given_charge_usage_called_twice_then_the_second_call_changes_noth
 
 
 async def test_given_an_account_never_charged_then_its_balance_is_zero_and_it_has_no_charges(
-    http: httpx.AsyncClient, new_sid: Callable[[], str]
+    http: httpx.AsyncClient,
 ) -> None:
     sid = new_sid()
     balance = (await http.get(f"/accounts/{sid}/balance")).json()

@@ -1,49 +1,18 @@
-"""Notifications built with its real composition root against real Kafka and PostgreSQL."""
+"""Notifications built with its real composition root against real Kafka and PostgreSQL.
 
-import asyncio
-import time
+Kafka plumbing (`producer`, `publish`) comes from the tally_testkit plugin.
+"""
+
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from fastapi import FastAPI
-from pydantic import BaseModel
 from tally_notifications.app import create_app
 from tally_notifications.config import NotificationsSettings
-from tally_testkit import NewDatabase
-
-T = TypeVar("T")
-
-Eventually = Callable[[Callable[[], Awaitable[T]], Callable[[T], bool]], Awaitable[T]]
-Publish = Callable[[str, BaseModel], Awaitable[Any]]
-
-
-async def _eventually(
-    probe: Callable[[], Awaitable[T]], until: Callable[[T], bool], within: float = 30.0
-) -> T:
-    deadline = time.monotonic() + within
-    while True:
-        result = await probe()
-        if until(result):
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met after {within} s; last result: {result!r}")
-        await asyncio.sleep(0.2)
-
-
-@pytest.fixture
-def eventually() -> Callable[..., Awaitable[Any]]:
-    """Poll a probe until a condition holds; fail with the last result after 30 s."""
-    return _eventually
-
-
-@pytest.fixture
-def new_sid() -> Callable[[], str]:
-    """Fresh account SIDs: the topics are shared, so each test keeps to its own accounts."""
-    return lambda: "AC" + uuid.uuid4().hex
+from tally_testkit import NewDatabase, wait_committed
 
 
 @pytest.fixture
@@ -73,53 +42,9 @@ async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-@pytest.fixture(scope="session")
-async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    """A plain Kafka producer, standing in for the services upstream."""
-    kafka = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    await kafka.start()
-    try:
-        yield kafka
-    finally:
-        await kafka.stop()
-
-
-@pytest.fixture
-def publish(producer: AIOKafkaProducer) -> Publish:
-    """Publish an event keyed by its account SID, as the outbox relay would."""
-
-    async def send(topic: str, event: BaseModel) -> Any:
-        key = str(event.account_sid).encode()
-        return await producer.send_and_wait(
-            topic,
-            event.model_dump_json().encode(),
-            key=key,
-            headers=[("content-type", b"application/json")],
-        )
-
-    return send
-
-
 @pytest.fixture
 def wait_consumed(
     kafka_bootstrap: str, settings: NotificationsSettings
 ) -> Callable[[Any], Awaitable[None]]:
     """Wait until the service's consumer group has committed past a published record."""
-
-    async def wait(sent: Any) -> None:
-        group = AIOKafkaConsumer(
-            bootstrap_servers=kafka_bootstrap,
-            group_id=settings.consumer_group,
-            enable_auto_commit=False,
-        )
-        await group.start()
-        try:
-            partition = TopicPartition(sent.topic, sent.partition)
-            await _eventually(
-                lambda: group.committed(partition),
-                lambda committed: committed is not None and committed > sent.offset,
-            )
-        finally:
-            await group.stop()
-
-    return wait
+    return lambda sent: wait_committed(kafka_bootstrap, settings.consumer_group, sent)

@@ -11,6 +11,7 @@ from tally_notifications import handlers, repository
 from tally_notifications.app import MIGRATIONS
 from tally_notifications.config import NotificationsSettings
 from tally_runtime.lifecycle import migrated_database
+from tally_testkit import new_sid
 
 
 def account_state(sid: str, version: int, billing_mode: BillingMode) -> AccountState:
@@ -31,7 +32,6 @@ async def test_given_version_2_then_version_1_then_version_2_is_kept(
     app: FastAPI,
     publish: Callable[..., Awaitable[Any]],
     wait_consumed: Callable[[Any], Awaitable[None]],
-    new_sid: Callable[[], str],
 ) -> None:
     # given an account whose version 2 is invoiced
     sid = new_sid()
@@ -50,7 +50,7 @@ async def test_given_version_2_then_version_1_then_version_2_is_kept(
 
 
 async def test_given_a_state_recorded_twice_directly_then_the_second_changes_nothing(
-    settings: NotificationsSettings, new_sid: Callable[[], str]
+    settings: NotificationsSettings,
 ) -> None:
     sid = new_sid()
     state = account_state(sid, 3, BillingMode.PAY_AS_YOU_GO)

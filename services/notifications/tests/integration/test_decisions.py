@@ -14,6 +14,7 @@ from tally_notifications import handlers
 from tally_notifications.app import MIGRATIONS
 from tally_notifications.config import NotificationsSettings
 from tally_runtime.lifecycle import migrated_database
+from tally_testkit import eventually, new_sid
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -41,8 +42,6 @@ async def test_given_a_balance_change_published_twice_then_exactly_one_decision(
     app: FastAPI,
     http: httpx.AsyncClient,
     publish: Callable[..., Awaitable[Any]],
-    eventually: Callable[..., Awaitable[Any]],
-    new_sid: Callable[[], str],
 ) -> None:
     # given a balance change, and a later one of the same account behind it on its partition
     sid = new_sid()
@@ -64,7 +63,7 @@ async def test_given_a_balance_change_published_twice_then_exactly_one_decision(
 
 
 async def test_given_decide_called_twice_directly_then_the_second_call_changes_nothing(
-    settings: NotificationsSettings, new_sid: Callable[[], str]
+    settings: NotificationsSettings,
 ) -> None:
     # given a migrated database and one balance change
     sid = new_sid()

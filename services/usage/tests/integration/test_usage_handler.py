@@ -1,7 +1,6 @@
 """The record-usage handler against real PostgreSQL: every path is safe to run twice."""
 
 import json
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -9,7 +8,7 @@ from typing import Any
 import asyncpg
 import pytest
 from tally_runtime.lifecycle import migrated_database
-from tally_testkit.plugin import NewDatabase
+from tally_testkit import NewDatabase, new_sid
 from tally_usage.app import MIGRATIONS
 from tally_usage.config import UsageSettings
 from tally_usage.domain import Outcome, RawUsageMessage
@@ -27,10 +26,6 @@ async def pool(new_database: NewDatabase) -> AsyncIterator[asyncpg.Pool]:
     settings = UsageSettings(database_url=await new_database("usage_handler"))
     async with migrated_database(settings, MIGRATIONS) as opened:
         yield opened
-
-
-def new_sid() -> str:
-    return "AC" + uuid.uuid4().hex
 
 
 def raw(sid: str, offset: int, **changes: Any) -> RawUsageMessage:

@@ -1,25 +1,23 @@
 """The usage service as it runs: real Kafka in and out, real PostgreSQL, its own HTTP API."""
 
-import asyncio
 import json
 import random
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from tally_contracts.topics import ALL_TOPICS, USAGE_EVENTS, USAGE_RECORDED, USAGE_REJECTED
 from tally_runtime.kafka import ensure_topics
-from tally_testkit.plugin import NewDatabase
+from tally_testkit import NewDatabase, commit_groups_at_end, eventually, new_sid, open_at_end
 from tally_usage.app import create_app
 from tally_usage.config import UsageSettings
 
-T = TypeVar("T")
 WAIT_SECONDS = 60  # a bound on waiting for the pipeline, not a performance assertion
 
 
@@ -37,19 +35,6 @@ class RunningUsage:
         return datetime.fromisoformat(event.get("occurred_at") or event["rejected_at"]) == self.now
 
 
-def partitions_of(topic: str) -> list[TopicPartition]:
-    spec = next(spec for spec in ALL_TOPICS if spec.name == topic)
-    return [TopicPartition(topic, partition) for partition in range(spec.partitions)]
-
-
-async def positioned_at_end(consumer: AIOKafkaConsumer, topic: str) -> dict[TopicPartition, int]:
-    """Assign the consumer every partition of `topic`, positioned after what is already there."""
-    partitions = partitions_of(topic)
-    consumer.assign(partitions)
-    await consumer.seek_to_end(*partitions)
-    return {partition: await consumer.position(partition) for partition in partitions}
-
-
 async def start_group_at_end(settings: UsageSettings) -> None:
     """Commit the service's new group at the end of `usage.events.v1`.
 
@@ -57,16 +42,7 @@ async def start_group_at_end(settings: UsageSettings) -> None:
     test needs only what this test publishes from now on.
     """
     await ensure_topics(settings, ALL_TOPICS)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        group_id=settings.consumer_group,
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        await consumer.commit(await positioned_at_end(consumer, USAGE_EVENTS))
-    finally:
-        await consumer.stop()
+    await commit_groups_at_end(settings.kafka_bootstrap, [settings.consumer_group], [USAGE_EVENTS])
 
 
 @pytest.fixture
@@ -91,18 +67,8 @@ async def usage(kafka_bootstrap: str, new_database: NewDatabase) -> AsyncIterato
 
 
 @pytest.fixture
-async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    kafka = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    await kafka.start()
-    try:
-        yield kafka
-    finally:
-        await kafka.stop()
-
-
-@pytest.fixture
 def sid() -> str:
-    return "AC" + uuid.uuid4().hex
+    return new_sid()
 
 
 def usage_event(sid: str, **changes: Any) -> dict[str, Any]:
@@ -121,19 +87,6 @@ async def publish(producer: AIOKafkaProducer, key: str, value: bytes | dict[str,
     await producer.send_and_wait(USAGE_EVENTS, encoded, key=key.encode())
 
 
-async def eventually(probe: Callable[[], Awaitable[T]], until: Callable[[T], bool]) -> T:
-    """Poll `probe` until `until(result)` holds; fail with the last result after a while."""
-    result = await probe()
-    try:
-        async with asyncio.timeout(WAIT_SECONDS):
-            while not until(result):
-                await asyncio.sleep(0.2)
-                result = await probe()
-    except TimeoutError:
-        raise AssertionError(f"condition never met; last result: {result!r}") from None
-    return result
-
-
 class KeyedReader:
     """What is published on a topic under one key (this test's account) and kept, in order."""
 
@@ -142,11 +95,10 @@ class KeyedReader:
         self._keep = usage.published
         self.found: list[dict[str, Any]] = []
         self._topic = topic
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap)
+        self._bootstrap = kafka_bootstrap
 
     async def __aenter__(self) -> "KeyedReader":
-        await self._consumer.start()
-        await positioned_at_end(self._consumer, self._topic)
+        self._consumer = await open_at_end(self._bootstrap, self._topic)
         return self
 
     async def __aexit__(self, *_: object) -> None:
@@ -162,7 +114,7 @@ class KeyedReader:
                 self.found += [event for event in events if self._keep(event)]
             return self.found
 
-        return await eventually(more, condition)
+        return await eventually(more, condition, within=WAIT_SECONDS)
 
 
 async def receipts(usage: RunningUsage, sid: str, *event_ids: str) -> dict[str, Any]:
@@ -222,7 +174,9 @@ async def test_given_malformed_events_then_dead_letters_name_the_field_and_good_
         await publish(producer, sid, wrong_key)
         await publish(producer, sid, good)
         letters = await rejected.until(lambda found: len(found) >= 3)
-    stored = await eventually(lambda: summary(usage, sid), lambda found: found["events"] >= 1)
+    stored = await eventually(
+        lambda: summary(usage, sid), lambda found: found["events"] >= 1, within=WAIT_SECONDS
+    )
 
     by_original = {letter["original"]: letter for letter in letters}
     assert by_original[json.dumps(negative)]["errors"] == [

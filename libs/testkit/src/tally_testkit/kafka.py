@@ -1,0 +1,189 @@
+"""Kafka plumbing for tests: publish as the services do, read what they publish, wait on groups.
+
+Topics are shared by every test and every run (and by a developer's ``make up``), so nothing
+here reads a topic from its beginning: readers start at the topic's current end, and consumer
+groups can be committed there before a service starts.
+
+The fixtures (``producer``, ``publish``, ``tail``) reach every test through the ``tally``
+plugin; the functions are imported from here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any, Protocol
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import RecordMetadata
+
+from tally_testkit.polling import eventually
+
+
+class Event(Protocol):
+    """A contract event: a pydantic model that names its account."""
+
+    @property
+    def account_sid(self) -> object: ...
+
+    def model_dump_json(self) -> str: ...
+
+
+Publish = Callable[[str, Event], Awaitable[RecordMetadata]]
+"""``await publish(topic, event)`` -> where it landed (topic, partition, offset)."""
+
+Tail = Callable[[str], Awaitable[AIOKafkaConsumer]]
+"""``await tail(topic)`` -> a reader of what is published on ``topic`` from now on."""
+
+ReadKeyed = Callable[[str, int], Awaitable[list[ConsumerRecord[bytes, bytes]]]]
+"""``await read(key, count)`` -> the first ``count`` records with that key."""
+
+
+@pytest.fixture(scope="session")
+async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    """A plain Kafka producer, standing in for whatever publishes upstream of the test."""
+    kafka = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await kafka.start()
+    try:
+        yield kafka
+    finally:
+        await kafka.stop()
+
+
+@pytest.fixture
+def publish(producer: AIOKafkaProducer) -> Publish:
+    """Publish a contract event keyed by its account SID, as a service's outbox relay would."""
+
+    async def send(topic: str, event: Event) -> RecordMetadata:
+        return await producer.send_and_wait(
+            topic,
+            event.model_dump_json().encode(),
+            key=str(event.account_sid).encode(),
+            headers=[("content-type", b"application/json")],
+        )
+
+    return send
+
+
+@pytest.fixture
+async def tail(kafka_bootstrap: str) -> AsyncIterator[Tail]:
+    """Readers of topics from their current end (see ``open_at_end``), stopped after the test."""
+    readers: list[AIOKafkaConsumer] = []
+
+    async def open_reader(topic: str) -> AIOKafkaConsumer:
+        reader = await open_at_end(kafka_bootstrap, topic)
+        readers.append(reader)
+        return reader
+
+    yield open_reader
+    for reader in readers:
+        await reader.stop()
+
+
+async def open_at_end(bootstrap: str, topic: str) -> AIOKafkaConsumer:
+    """A started reader of every partition of ``topic``, placed after what is already there.
+
+    "The end" is resolved before this returns, so whatever the test publishes afterwards is
+    read. The topic must exist. The caller stops the reader.
+    """
+    partitions = (await _partitions(bootstrap, [topic])).get(topic)
+    assert partitions, f"topic {topic} does not exist"
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await reader.start()
+    try:
+        reader.assign(partitions)
+        await reader.seek_to_end(*partitions)
+        for partition in partitions:
+            await reader.position(partition)  # resolve "the end" now, not at the first fetch
+    except BaseException:
+        await reader.stop()
+        raise
+    return reader
+
+
+def by_key(reader: AIOKafkaConsumer, within: float = 30.0) -> ReadKeyed:
+    """Read ``reader``'s records by key: ``await read(key, count)``, the first ``count``.
+
+    Records of every key are kept, so one read may serve the next. A read fails, saying how
+    many arrived, when ``count`` have not after ``within`` seconds.
+    """
+    seen: list[ConsumerRecord[bytes, bytes]] = []
+
+    async def read(key: str, count: int) -> list[ConsumerRecord[bytes, bytes]]:
+        deadline = time.monotonic() + within
+        while len(found := [r for r in seen if r.key == key.encode()]) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(found)} of {count} records keyed {key} arrived")
+            batches = await reader.getmany(timeout_ms=500)
+            seen.extend(record for records in batches.values() for record in records)
+        return found[:count]
+
+    return read
+
+
+async def wait_committed(
+    bootstrap: str, group: str, record: RecordMetadata, within: float = 30.0
+) -> None:
+    """Wait until consumer group ``group`` has committed past ``record`` (a ``send_and_wait``)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partition = TopicPartition(record.topic, record.partition)
+
+        def past(committed: Any) -> bool:
+            return committed is not None and bool(committed > record.offset)
+
+        await eventually(lambda: consumer.committed(partition), past, within)
+    finally:
+        await consumer.stop()
+
+
+async def commit_groups_at_end(
+    bootstrap: str, groups: Iterable[str], topics: Iterable[str]
+) -> None:
+    """Commit each consumer group at the current end of every one of ``topics`` that exists.
+
+    A fresh group would otherwise read each topic's whole backlog (other tests', earlier runs',
+    a developer's own traffic) before reaching what the test publishes. A topic that does not
+    exist yet is left out: a group reading it from its beginning misses nothing and waits on
+    nothing.
+    """
+    partitions = [p for found in (await _partitions(bootstrap, topics)).values() for p in found]
+    if not partitions:
+        return
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await probe.start()
+    try:
+        ends = await probe.end_offsets(partitions)
+    finally:
+        await probe.stop()
+    for group_id in groups:
+        group = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False
+        )
+        await group.start()
+        try:
+            group.assign(list(ends))
+            await group.commit(dict(ends))
+        finally:
+            await group.stop()
+
+
+async def _partitions(bootstrap: str, topics: Iterable[str]) -> dict[str, list[TopicPartition]]:
+    """The partitions of each of ``topics`` that exists (the broker creates none on asking)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [topic for topic in dict.fromkeys(topics) if topic in existing]
+        descriptions = await admin.describe_topics(wanted) if wanted else []
+    finally:
+        await admin.close()
+    return {
+        d["topic"]: [TopicPartition(d["topic"], p["partition"]) for p in d["partitions"]]
+        for d in descriptions
+    }
