@@ -1,7 +1,7 @@
 """Kafka subscriptions the exactly-once way: offsets committed after the handler's commit."""
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from faststream import AckPolicy
@@ -10,11 +10,16 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from pydantic import BaseModel, ValidationError
 
+from tally_runtime.retries import with_backoff
 from tally_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
 EventT = TypeVar("EventT", bound=BaseModel)
+Handler = Callable[[KafkaMessage], Awaitable[None]]
+
+HANDLER_RETRY_SECONDS = 60.0
+"""How long one delivery retries transient errors before it is handed back to Kafka."""
 
 
 async def _raw_bytes(message: StreamMessage[Any]) -> bytes:
@@ -22,19 +27,28 @@ async def _raw_bytes(message: StreamMessage[Any]) -> bytes:
     return message.body
 
 
-def exactly_once(broker: KafkaBroker, topic: str, settings: ServiceSettings) -> Callable[..., Any]:
+def exactly_once(
+    broker: KafkaBroker, topic: str, settings: ServiceSettings
+) -> Callable[[Handler], Any]:
     """Subscribe a handler to `topic` in the service's consumer group, from the earliest offset.
 
     NACK_ON_ERROR: the offset is committed only once the handler returned, so after its
     transaction committed; an exception seeks back and the message is delivered again.
+    Transient errors (the database restarting) are first retried with backoff in place, so
+    a consumer waits calmly instead of spinning on redeliveries.
     """
-    return broker.subscriber(
+    subscribe = broker.subscriber(
         topic,
         group_id=settings.consumer_group,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         decoder=_raw_bytes,
     )
+
+    def register(handler: Handler) -> Any:
+        return subscribe(with_backoff(HANDLER_RETRY_SECONDS)(handler))
+
+    return register
 
 
 def parse_or_skip(model: type[EventT], msg: KafkaMessage) -> EventT | None:

@@ -12,7 +12,11 @@ from tally_contracts.topics import ALL_TOPICS
 from tally_runtime.database import apply_migrations, create_pool, ensure_database
 from tally_runtime.kafka import ensure_topics
 from tally_runtime.outbox import OutboxRelay
+from tally_runtime.retries import with_backoff
 from tally_runtime.settings import ServiceSettings
+
+STARTUP_WAIT_SECONDS = 60.0
+"""How long a starting service waits for Kafka and PostgreSQL (containers start in any order)."""
 
 
 @contextlib.asynccontextmanager
@@ -20,7 +24,7 @@ async def migrated_database(
     settings: ServiceSettings, migrations: Path, *, pool_size: int = 10
 ) -> AsyncIterator[asyncpg.Pool]:
     """The service's database, created and migrated, as an open pool."""
-    await ensure_database(settings.database_url)
+    await with_backoff(STARTUP_WAIT_SECONDS)(ensure_database)(settings.database_url)
     await apply_migrations(settings.database_url, migrations)
     pool = await create_pool(settings.database_url, max_size=pool_size)
     try:
@@ -37,7 +41,7 @@ async def running_broker(
 
     Register subscribers before entering: consumers join their groups on start.
     """
-    await ensure_topics(settings, ALL_TOPICS)
+    await with_backoff(STARTUP_WAIT_SECONDS)(ensure_topics)(settings, ALL_TOPICS)
     await broker.start()
     relay = asyncio.create_task(OutboxRelay(pool, broker).run()) if pool else None
     try:

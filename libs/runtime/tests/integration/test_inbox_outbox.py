@@ -18,14 +18,12 @@ from tally_runtime.inbox import first_delivery
 from tally_runtime.outbox import OutboxRelay, enqueue
 from tally_testkit.plugin import NewDatabase
 
-NO_SERVICE_MIGRATIONS = Path(__file__).parent / "no_migrations"
-
 
 @pytest.fixture
-async def pool(new_database: NewDatabase) -> AsyncIterator[asyncpg.Pool]:
+async def pool(new_database: NewDatabase, tmp_path: Path) -> AsyncIterator[asyncpg.Pool]:
+    """A database with only the shared inbox/outbox schema (an empty service migrations dir)."""
     url = await new_database("runtime")
-    NO_SERVICE_MIGRATIONS.mkdir(exist_ok=True)
-    await apply_migrations(url, NO_SERVICE_MIGRATIONS)
+    await apply_migrations(url, tmp_path)
     async with asyncpg.create_pool(url) as opened:
         yield opened
 
