@@ -34,9 +34,7 @@ async def test_given_a_programming_error_then_it_is_raised_without_retrying() ->
     assert attempts == 1
 
 
-async def test_given_a_lasting_failure_then_its_error_is_raised_after_the_deadline() -> (
-    None
-):
+async def test_given_a_lasting_failure_then_its_error_is_raised_after_the_deadline() -> None:
     @with_backoff(give_up_after=0.3)
     async def connect() -> None:
         raise ConnectionRefusedError("broker down")
