@@ -6,7 +6,9 @@ export UV_PYTHON_DOWNLOADS := never
 
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 PYTEST := .venv/bin/pytest
-INFRA_ENV := eval "$$(bash scripts/infra.sh env)"
+# Tests use external Kafka/PostgreSQL when KAFKA_BOOTSTRAP is set, else the local ones.
+INFRA_ENV := if [ -z "$${KAFKA_BOOTSTRAP:-}" ]; then eval "$$(bash scripts/infra.sh env)"; fi
+INFRA_UP := if [ -z "$${KAFKA_BOOTSTRAP:-}" ]; then bash scripts/infra.sh up; fi
 
 .PHONY: help setup up down run test test-unit test-integration test-e2e lint format bench
 
@@ -14,7 +16,8 @@ help: ## list every target
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-17s %s\n", $$1, $$2}'
 
 setup: ## install everything (idempotent): Python deps, Kafka jars, PostgreSQL server
-	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install -q uv
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
+		|| python3 -m pip install -q --user uv || python3 -m pip install -q --user --break-system-packages uv
 	$(UV) sync --locked --python python3.11
 	bash scripts/infra.sh setup
 
@@ -30,7 +33,7 @@ run: setup up ## setup + up + demo data; prints the gateway URL and demo credent
 	.venv/bin/python scripts/demo.py
 
 test: setup ## every tier against the real Kafka broker and PostgreSQL
-	bash scripts/infra.sh up
+	$(INFRA_UP)
 	$(MAKE) --no-print-directory test-unit test-integration test-e2e
 
 test-unit: ## unit tests: pure, no I/O

@@ -2,7 +2,6 @@
 
 import os
 import sys
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,7 +47,6 @@ def main() -> int:
         ]
         sent = client.post(f"/v1/Accounts/{sid}/Usage", auth=(sid, token), json={"events": events})
         sent.raise_for_status()
-        time.sleep(1)  # let the pipeline carry the usage to its charges before we point at them
 
     print(f"""
 Tally is running.

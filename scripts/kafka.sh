@@ -79,9 +79,10 @@ log.dirs=$DATA
 offsets.topic.replication.factor=1
 transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
-# Tests and services create their topics on first use; 8 partitions spread accounts over consumers.
+# Services (and the test kit) create their topics with the right settings, so a typo in a topic
+# name fails loudly instead of creating a topic; 8 partitions spread accounts over consumers.
 num.partitions=8
-auto.create.topics.enable=true
+auto.create.topics.enable=false
 # A consumer group should start at once, not after the 3 s default wait for more members.
 group.initial.rebalance.delay.ms=0
 # Keep a year of data: replay-from-offset-0 tests must find every event. 'reset' wipes it.

@@ -24,7 +24,13 @@ port_of() {
   echo "${!variable:-$default}"
 }
 
-running() { [ -f "$RUN/pids/$1.pid" ] && kill -0 "$(cat "$RUN/pids/$1.pid")" 2>/dev/null; }
+# Running means: the recorded pid is alive AND is still our service. A stale pid file whose
+# pid was reused by some other process must never lead us to signal that process.
+running() {
+  local pidfile="$RUN/pids/$1.pid"
+  [ -f "$pidfile" ] || return 1
+  tr '\0' ' ' < "/proc/$(cat "$pidfile")/cmdline" 2>/dev/null | grep -q -- "-m tally_$1"
+}
 
 start() {
   mkdir -p "$RUN/logs" "$RUN/pids" "$RUN/traces"
@@ -46,7 +52,8 @@ start() {
 wait_healthy() {
   local service=$1 url="http://127.0.0.1:$(port_of "$1")/health"
   for _ in $(seq 1 120); do
-    if curl -fsS "$url" >/dev/null 2>&1; then
+    if "$PY" -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1], timeout=1)" \
+        "$url" >/dev/null 2>&1; then
       echo "$service: healthy at ${url%/health}"
       return 0
     fi
@@ -67,10 +74,11 @@ stop() {
     [ -f "$pidfile" ] || continue
     local pid
     pid=$(cat "$pidfile")
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-      kill -KILL -- "-$pid" 2>/dev/null || true
+    if running "$service"; then
+      # The whole process group: setsid made the service its leader.
+      kill -TERM -- "-$pid" 2>/dev/null || true
+      for _ in $(seq 1 40); do running "$service" || break; sleep 0.25; done
+      if running "$service"; then kill -KILL -- "-$pid" 2>/dev/null || true; fi
       echo "$service: stopped"
     fi
     rm -f "$pidfile"

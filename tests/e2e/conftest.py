@@ -7,8 +7,7 @@ tally_testkit plugin.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -64,8 +63,3 @@ def create_account(
         return dict(response.json())
 
     return create
-
-
-@pytest.fixture
-def trace_dir(system: System) -> Iterator[Path]:
-    yield system.trace_dir

@@ -43,6 +43,10 @@ class System:
         """Base URL of a service's HTTP API."""
         return f"http://127.0.0.1:{self.ports[service]}"
 
+    def consumer_group(self, service: str) -> str:
+        """A group of its own per run: this run's services read only what this run needs."""
+        return f"e2e-{self.run_id}-{service}"
+
     def environment(self, service: str, **extra: str) -> dict[str, str]:
         prefix = f"TALLY_{service.upper()}_"
         env = {
@@ -52,14 +56,13 @@ class System:
             "TALLY_TRACE_DIR": str(self.trace_dir),
             f"{prefix}DATABASE_URL": self.databases[service],
             f"{prefix}HTTP_PORT": str(self.ports[service]),
-            # A group of its own per run: this run's services read only what this run needs.
-            f"{prefix}CONSUMER_GROUP": f"e2e-{self.run_id}-{service}",
+            f"{prefix}CONSUMER_GROUP": self.consumer_group(service),
         }
         if service == "gateway":
             env |= {
                 "TALLY_GATEWAY_ACCOUNTS_URL": self.url("accounts"),
-                "TALLY_GATEWAY_USAGE_URL": self.url("usage"),
                 "TALLY_GATEWAY_OPS_KEY": OPS_KEY,
+                "TALLY_GATEWAY_TOKEN_PEPPER": "e2e-token-pepper",
             }
         env |= {f"{prefix}{key.upper()}": value for key, value in extra.items()}
         return env
@@ -70,10 +73,7 @@ class System:
         The topics outlive test runs (and may hold a developer's own traffic); a fresh group
         would otherwise read all of it before reaching what this run publishes.
         """
-        groups = [
-            self.environment(service)[f"TALLY_{service.upper()}_CONSUMER_GROUP"]
-            for service in SERVICES
-        ]
+        groups = [self.consumer_group(service) for service in SERVICES]
         await commit_groups_at_end(self.kafka_bootstrap, groups, [t.name for t in ALL_TOPICS])
 
     def start(self, service: str, **extra: str) -> None:

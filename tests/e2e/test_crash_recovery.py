@@ -9,14 +9,47 @@ import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import ConsumerRecord
+from tally_contracts.topics import USAGE_EVENTS, USAGE_RECORDED
 from tally_runtime.failpoints import AFTER_DB_COMMIT
-from tally_testkit import eventually
+from tally_testkit import Tail, by_key, eventually
 
 from tests.e2e.system import System
 from tests.e2e.test_exactly_once import charges, publish, usage_event, usage_summary
+
+CONSUMED_TOPIC = {"usage": USAGE_EVENTS, "invoicing": USAGE_RECORDED}
+# What each consumer writes per message; read from its database while the process is dead.
+ROWS_WRITTEN = {
+    "usage": "SELECT count(*) FROM usage_events WHERE account_sid = $1",
+    "invoicing": "SELECT count(*) FROM charges WHERE account_sid = $1",
+}
+
+
+async def rows_written(system: System, consumer: str, sid: str) -> int:
+    connection = await asyncpg.connect(system.databases[consumer])
+    try:
+        return int(await connection.fetchval(ROWS_WRITTEN[consumer], sid))
+    finally:
+        await connection.close()
+
+
+async def committed_offset(system: System, consumer: str, record: ConsumerRecord[Any, Any]) -> int:
+    """The offset the consumer's group has committed on the record's partition (-1: none)."""
+    group = AIOKafkaConsumer(
+        bootstrap_servers=system.kafka_bootstrap,
+        group_id=system.consumer_group(consumer),
+        enable_auto_commit=False,
+    )
+    await group.start()
+    try:
+        committed = await group.committed(TopicPartition(record.topic, record.partition))
+    finally:
+        await group.stop()
+    return -1 if committed is None else int(committed)
 
 
 @pytest.mark.parametrize("consumer", ["usage", "invoicing"])
@@ -25,9 +58,11 @@ async def test_given_a_consumer_killed_after_db_commit_then_restarted_no_total_c
     system: System,
     producer: AIOKafkaProducer,
     http: httpx.AsyncClient,
+    tail: Tail,
     create_account: Callable[..., Awaitable[dict[str, Any]]],
 ) -> None:
     sid = (await create_account())["sid"]
+    consumed = by_key(await tail(CONSUMED_TOPIC[consumer]))
 
     async def invoicing_knows_account() -> int:
         return (await http.get(f"{system.url('invoicing')}/accounts/{sid}")).status_code
@@ -40,6 +75,11 @@ async def test_given_a_consumer_killed_after_db_commit_then_restarted_no_total_c
 
     await publish(producer, sid, json.dumps(usage_event(sid, quantity="7")).encode())
     assert await system.wait_exit(consumer) == -signal.SIGKILL
+    # Killed after its commit (the row is there), yet Kafka still holds the record as
+    # unconsumed (the group's offset is not past it): the record will be delivered again.
+    assert await rows_written(system, consumer, sid) == 1
+    [first] = await consumed(sid, 1)
+    assert await committed_offset(system, consumer, first) <= first.offset
 
     system.start(consumer)
     await publish(producer, sid, json.dumps(usage_event(sid, quantity="5")).encode())

@@ -36,7 +36,6 @@ async def test_given_services_started_by_script_then_demo_credentials_work_and_s
         env[f"{prefix}DATABASE_URL"] = await new_database(service)
         env[f"{prefix}CONSUMER_GROUP"] = f"e2e-script-{tmp_path.name}-{service}"
     env["TALLY_GATEWAY_ACCOUNTS_URL"] = f"http://127.0.0.1:{env['TALLY_ACCOUNTS_HTTP_PORT']}"
-    env["TALLY_GATEWAY_USAGE_URL"] = f"http://127.0.0.1:{env['TALLY_USAGE_HTTP_PORT']}"
 
     def run(*command: str) -> str:
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)

@@ -79,9 +79,8 @@ def test_given_a_service_then_its_compose_database_is_its_own(service: str) -> N
     assert url.endswith(f"/tally_{service}")
 
 
-def test_given_the_gateway_then_it_reaches_the_other_services_by_their_compose_names() -> None:
+def test_given_the_gateway_then_it_reaches_the_accounts_service_by_its_compose_name() -> None:
     containers = compose()["services"]
     gateway = containers["gateway"]["environment"]
-    for service in ("accounts", "usage"):
-        port = containers[service]["environment"][f"TALLY_{service.upper()}_HTTP_PORT"]
-        assert gateway[f"TALLY_GATEWAY_{service.upper()}_URL"] == f"http://{service}:{port}"
+    port = containers["accounts"]["environment"]["TALLY_ACCOUNTS_HTTP_PORT"]
+    assert gateway["TALLY_GATEWAY_ACCOUNTS_URL"] == f"http://accounts:{port}"

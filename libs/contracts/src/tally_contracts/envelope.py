@@ -6,11 +6,11 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
 
-ACCOUNT_SID_PATTERN = re.compile(r"^AC[0-9a-f]{32}$")
+ACCOUNT_SID_PATTERN = re.compile(r"^AC[0-9a-f]{32}$")  # anchored: also used as a schema pattern
 
 
 def _is_account_sid(value: str) -> str:
-    if not ACCOUNT_SID_PATTERN.match(value):
+    if not ACCOUNT_SID_PATTERN.fullmatch(value):
         raise ValueError("must be AC followed by 32 lowercase hex digits")
     return value
 

@@ -1,8 +1,9 @@
 """Usage: the producer contract `usage.events.v1` (CONTRACTS.md §1) and what becomes of it."""
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -20,11 +21,12 @@ from tally_contracts.envelope import AccountSid, Envelope, UtcDatetime
 from tally_contracts.errors import FieldError
 
 MAX_QUANTITY = Decimal("1e9")
-MAX_QUANTITY_DECIMAL_PLACES = 6
+QUANTITY_STEP = Decimal("0.000001")
+"""The finest quantity a producer may send: at most 6 decimal places."""
 MAX_FUTURE_SKEW = timedelta(minutes=5)
 MAX_ATTRIBUTES = 20
 
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
 
 
 class UsageCategory(StrEnum):
@@ -53,18 +55,20 @@ class NumberType(StrEnum):
     PROMO = "promo"
 
 
-_EVENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_E164 = re.compile(r"^\+\d{8,15}$")
+_EVENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_E164 = re.compile(r"\+\d{8,15}")
+# Plain decimal notation only: no exponent, sign "+", spaces or "_" separators.
+_DECIMAL_TEXT = re.compile(r"-?\d+(\.\d+)?")
 
 
 def _is_event_id(value: str) -> str:
-    if not _EVENT_ID.match(value):
+    if not _EVENT_ID.fullmatch(value):
         raise ValueError("must be 1-128 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-'")
     return value
 
 
 def _is_e164(value: str) -> str:
-    if not _E164.match(value):
+    if not _E164.fullmatch(value):
         raise ValueError("must be an E.164 number: '+' followed by 8 to 15 digits")
     return value
 
@@ -73,8 +77,8 @@ EventId = Annotated[StrictStr, AfterValidator(_is_event_id)]
 E164 = Annotated[StrictStr, AfterValidator(_is_e164)]
 
 
-def validation_context(now: datetime) -> dict[str, Any]:
-    """The context UsageEvent validation reads its clock from (defaults to the wall clock)."""
+def validation_context(now: datetime | None) -> dict[str, Any]:
+    """The context UsageEvent validation reads its clock from (None: the wall clock)."""
     return {"now": now}
 
 
@@ -98,25 +102,24 @@ class UsageEvent(BaseModel):
         # bool is an int subclass and JSON `true` must not count as 1 unit.
         if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
             raise ValueError("must be a decimal string or a JSON number")
-        try:
-            quantity = Decimal(value) if not isinstance(value, float) else Decimal(str(value))
-        except InvalidOperation:
-            raise ValueError(f"{value!r} is not a decimal number") from None
+        if isinstance(value, str) and not _DECIMAL_TEXT.fullmatch(value):
+            raise ValueError(f"{value!r} is not a plain decimal number")
+        # A float has already lost digits; parse_usage_event reads JSON numbers as Decimal.
+        quantity = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
         if not quantity.is_finite():
             raise ValueError("must be a finite number")
         if quantity < 0:
             raise ValueError("must be at least 0")
         if quantity > MAX_QUANTITY:
             raise ValueError("must be at most 1e9")
-        exponent = quantity.normalize().as_tuple().exponent
-        if isinstance(exponent, int) and exponent < -MAX_QUANTITY_DECIMAL_PLACES:
+        if quantity != quantity.quantize(QUANTITY_STEP, rounding=ROUND_DOWN):
             raise ValueError("must have at most 6 decimal places")
         return quantity
 
     @field_validator("occurred_at", mode="before")
     @classmethod
     def _occurred_at_is_rfc3339(cls, value: object) -> datetime:
-        if not isinstance(value, str) or not _RFC3339.match(value):
+        if not isinstance(value, str) or not _RFC3339.fullmatch(value):
             raise ValueError("must be an RFC 3339 timestamp with an offset or Z")
         try:
             return datetime.fromisoformat(value.upper()).astimezone(UTC)
@@ -149,6 +152,26 @@ class UsageEvent(BaseModel):
     def wire_quantity(self) -> str:
         """The quantity as the canonical decimal string stored and forwarded downstream."""
         return format(self.quantity.normalize(), "f")
+
+
+def read_json(raw: bytes | str) -> Any:
+    """Decode JSON with every number read as an exact Decimal (floats would lose digits)."""
+    return json.loads(raw, parse_float=Decimal, parse_constant=str)
+
+
+def parse_usage_event(raw: bytes | str, *, now: datetime | None = None) -> UsageEvent:
+    """Parse one producer event from its JSON bytes; raises ValidationError naming the field."""
+    try:
+        document = read_json(raw)
+    except ValueError:
+        # Not JSON (or not UTF-8): let pydantic word the error the same way as for any field.
+        return UsageEvent.model_validate_json(raw, context=validation_context(now))
+    return usage_event_from_json_value(document, now=now)
+
+
+def usage_event_from_json_value(document: Any, *, now: datetime | None = None) -> UsageEvent:
+    """Validate one event already decoded by `read_json` (e.g. an item of a batch)."""
+    return UsageEvent.model_validate(document, context=validation_context(now))
 
 
 class UsageRecorded(Envelope):

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 from tally_contracts.errors import FieldError, field_errors
-from tally_contracts.usage import UsageCategory, UsageEvent, validation_context
+from tally_contracts.usage import UsageCategory, UsageEvent, parse_usage_event
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 SID = "AC" + "0123456789abcdef" * 2
@@ -34,7 +34,7 @@ def valid_event(**changes: Any) -> dict[str, Any]:
 
 def parse(event: dict[str, Any] | str) -> UsageEvent:
     raw = event if isinstance(event, str) else json.dumps(event)
-    return UsageEvent.model_validate_json(raw, context=validation_context(NOW))
+    return parse_usage_event(raw.encode(), now=NOW)
 
 
 def errors_of(event: dict[str, Any] | str) -> list[FieldError]:
@@ -58,9 +58,11 @@ def test_given_a_valid_event_then_it_parses_with_decimal_quantity_and_utc_time()
         ("event_id", "has space"),
         ("event_id", "slash/not-allowed"),
         ("event_id", 42),
+        ("event_id", "trailing-newline\n"),
         ("account_sid", "AC123"),
         ("account_sid", "AC" + "0123456789ABCDEF" * 2),
         ("account_sid", "XX" + "0" * 32),
+        ("account_sid", SID + "\n"),
         ("category", "calls-sideways"),
         ("quantity", "-1"),
         ("quantity", -0.5),
@@ -71,6 +73,11 @@ def test_given_a_valid_event_then_it_parses_with_decimal_quantity_and_utc_time()
         ("quantity", "twelve"),
         ("quantity", True),
         ("quantity", None),
+        ("quantity", "1_000"),
+        ("quantity", " 5 "),
+        ("quantity", "+5"),
+        ("quantity", "1e3"),
+        ("quantity", "100000000.000000000000000000001"),
         ("occurred_at", "2026-11-21T06:30:00"),
         ("occurred_at", "2026-11-21"),
         ("occurred_at", "21/11/2026 06:30"),
@@ -80,6 +87,7 @@ def test_given_a_valid_event_then_it_parses_with_decimal_quantity_and_utc_time()
         ("phone_number", "14155550100"),
         ("phone_number", "+1415"),
         ("phone_number", "+1234567890123456"),
+        ("phone_number", "+14155550100\n"),
         ("number_type", "landline"),
         ("attributes", {f"k{i}": "v" for i in range(21)}),
         ("attributes", {"count": 3}),
@@ -112,6 +120,12 @@ def test_given_malformed_json_then_the_error_names_the_body() -> None:
     assert [error.field for error in errors_of('{"event_id": ')] == ["(body)"]
 
 
+def test_given_bytes_that_are_not_utf8_then_the_error_names_the_body() -> None:
+    with pytest.raises(ValidationError) as caught:
+        parse_usage_event(b'{"event_id": "\xff"}', now=NOW)
+    assert [error.field for error in field_errors(caught.value)] == ["(body)"]
+
+
 def test_given_a_json_array_instead_of_an_object_then_it_is_rejected() -> None:
     assert errors_of("[1, 2]")[0].field == "(body)"
 
@@ -128,6 +142,19 @@ def test_given_a_json_array_instead_of_an_object_then_it_is_rejected() -> None:
 )
 def test_given_quantity_at_the_limits_then_it_is_kept_exactly(quantity: Any, expected: str) -> None:
     assert parse(valid_event(quantity=quantity)).wire_quantity() == expected
+
+
+@pytest.mark.parametrize("number", ["1.0000000000000000001", "100000000.000000000000000000001"])
+def test_given_a_json_number_with_too_many_decimals_then_it_is_not_rounded_away(
+    number: str,
+) -> None:
+    raw = json.dumps(valid_event(quantity=0)).replace('"quantity": 0', f'"quantity": {number}')
+    assert [error.field for error in errors_of(raw)] == ["quantity"]
+
+
+def test_given_nan_as_a_json_constant_then_quantity_is_named() -> None:
+    raw = json.dumps(valid_event(quantity=0)).replace('"quantity": 0', '"quantity": NaN')
+    assert [error.field for error in errors_of(raw)] == ["quantity"]
 
 
 def test_given_an_event_5_minutes_ahead_or_in_an_odd_offset_then_it_is_accepted() -> None:

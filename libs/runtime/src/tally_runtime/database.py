@@ -16,7 +16,8 @@ Connection: TypeAlias = asyncpg.Connection | PoolConnectionProxy
 """A connection of its own or one borrowed from a pool (`pool.acquire()`); both work alike."""
 
 
-def _with_database(url: str, database: str) -> str:
+def with_database(url: str, database: str) -> str:
+    """`url` pointing at another database of the same server."""
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path=f"/{database}"))
 
@@ -24,12 +25,12 @@ def _with_database(url: str, database: str) -> str:
 async def ensure_database(url: str) -> None:
     """Create the database named in `url` if it does not exist yet (safe to race)."""
     name = urlsplit(url).path.lstrip("/")
-    conn = await asyncpg.connect(_with_database(url, "postgres"))
+    conn = await asyncpg.connect(with_database(url, "postgres"))
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:
             # Another replica may create it between the check and here; either way it exists.
-            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
                 await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()

@@ -3,7 +3,7 @@
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from opentelemetry.sdk.trace import TracerProvider
@@ -47,9 +47,10 @@ async def ensure_topics(settings: ServiceSettings, specs: tuple[TopicSpec, ...])
             if spec.name not in existing
         ]
         if missing:
-            try:
-                await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                log.info("another process created the topics first")
+            response = await admin.create_topics(missing)
+            for name, code, *_ in response.topic_errors:
+                # Another replica creating the same topic first is fine; anything else is not.
+                if code not in (0, TopicAlreadyExistsError.errno):
+                    raise for_code(code)(f"could not create topic {name}")
     finally:
         await admin.close()

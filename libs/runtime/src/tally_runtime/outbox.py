@@ -4,7 +4,6 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Sequence
 
 import asyncpg
 from faststream.kafka import KafkaBroker
@@ -17,6 +16,7 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 _JSON_HEADERS = {"content-type": "application/json"}
+_RELAY_LOCK = 0x7A11_0B0C  # an arbitrary advisory-lock key that means "the outbox relay"
 
 
 async def enqueue(conn: Connection, topic: str, key: str, event: BaseModel) -> None:
@@ -36,26 +36,13 @@ async def enqueue(conn: Connection, topic: str, key: str, event: BaseModel) -> N
     )
 
 
-async def enqueue_many(conn: Connection, rows: Sequence[tuple[str, str, BaseModel]]) -> None:
-    """`enqueue` for many (topic, key, event) rows in one round trip."""
-    headers: dict[str, str] = {}
-    propagate.inject(headers)
-    encoded_headers = json.dumps(headers)
-    await conn.executemany(
-        "INSERT INTO outbox (topic, key, payload, headers) VALUES ($1, $2, $3, $4)",
-        [
-            (topic, key, event.model_dump_json().encode(), encoded_headers)
-            for topic, key, event in rows
-        ],
-    )
-
-
 class OutboxRelay:
     """Publishes committed outbox rows to Kafka, at least once, then deletes them.
 
-    Rows are claimed with `FOR UPDATE SKIP LOCKED`, so replicas of a service can relay side
-    by side; a crash between the Kafka ack and the delete republishes, which consumers'
-    inboxes absorb. It wakes on the `outbox` NOTIFY and polls as a fallback.
+    One relay per database publishes at a time (a transaction-scoped advisory lock), in id
+    order, so replicas of a service never publish one account's events out of order. A
+    crash between the Kafka ack and the delete republishes, which consumers' inboxes absorb.
+    It wakes on the `outbox` NOTIFY and polls as a fallback.
     """
 
     def __init__(
@@ -83,9 +70,11 @@ class OutboxRelay:
                 try:
                     while await self.publish_pending() == self._batch_size:
                         pass  # a full batch means more may be waiting
-                except (TimeoutError, OSError, asyncpg.PostgresError) as error:
-                    # Kafka or PostgreSQL is away; the rows stay and the next round retries.
-                    log.warning("outbox relay will retry: %s", error)
+                except Exception:
+                    # Kafka or PostgreSQL is away, or a send failed: the rows stay and the
+                    # next round retries them. Only cancellation may end the relay, or the
+                    # service would go on committing events that nobody publishes.
+                    log.exception("outbox relay will retry")
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_interval)
@@ -100,9 +89,10 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """Publish one batch of pending rows and delete them; returns how many."""
         async with self._pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RELAY_LOCK):
+                return 0  # another replica is relaying; it will get these rows too
             rows = await conn.fetch(
-                "SELECT id, topic, key, payload, headers FROM outbox"
-                " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                "SELECT id, topic, key, payload, headers FROM outbox ORDER BY id LIMIT $1",
                 self._batch_size,
             )
             if not rows:

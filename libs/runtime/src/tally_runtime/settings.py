@@ -6,7 +6,7 @@ from typing import Literal, Self
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PLACEHOLDER_SECRET = "development-only-placeholder-secret"  # noqa: S105 - refused in production
+PLACEHOLDER_SECRET = "development-only-placeholder-secret"  # noqa: S105 - refused elsewhere
 
 Environment = Literal["development", "test", "production"]
 
@@ -45,12 +45,12 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_placeholder_secret_outside_development(self) -> Self:
-        if self.environment == "production":
+        if self.environment != "development":
             for name, value in self:
                 if isinstance(value, SecretStr) and value.get_secret_value() == PLACEHOLDER_SECRET:
                     prefix = self.model_config.get("env_prefix", "")
                     raise ValueError(
                         f"{name} still holds the development placeholder; set {prefix}"
-                        f"{name.upper()} to a real secret before starting in production"
+                        f"{name.upper()} to a real secret to run in {self.environment}"
                     )
         return self

@@ -11,11 +11,12 @@ class ExampleSettings(ServiceSettings):
     signing_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
 
 
-def test_given_production_and_a_placeholder_secret_then_settings_refuse_naming_the_variable() -> (
-    None
-):
+@pytest.mark.parametrize("environment", ["test", "production"])
+def test_given_a_placeholder_secret_outside_development_then_settings_refuse_naming_it(
+    environment: str,
+) -> None:
     with pytest.raises(ValidationError, match="TALLY_EXAMPLE_SIGNING_KEY"):
-        ExampleSettings(environment="production")
+        ExampleSettings(environment=environment)
 
 
 def test_given_development_then_the_placeholder_is_accepted() -> None:

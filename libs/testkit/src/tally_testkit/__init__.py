@@ -10,7 +10,7 @@ from tally_testkit.kafka import (
     open_at_end,
     wait_committed,
 )
-from tally_testkit.plugin import NewDatabase, database_url
+from tally_testkit.plugin import NewDatabase
 from tally_testkit.polling import eventually
 
 __all__ = [
@@ -20,7 +20,6 @@ __all__ = [
     "Tail",
     "by_key",
     "commit_groups_at_end",
-    "database_url",
     "eventually",
     "new_sid",
     "open_at_end",

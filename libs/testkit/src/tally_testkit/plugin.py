@@ -22,10 +22,13 @@ import re
 import uuid
 import warnings
 from collections.abc import Awaitable, Callable, Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from tally_contracts.topics import ALL_TOPICS
+from tally_runtime.database import with_database
+from tally_runtime.kafka import ensure_topics
+from tally_runtime.settings import ServiceSettings
 
 pytest_plugins = ["tally_testkit.kafka"]
 
@@ -37,11 +40,6 @@ _HOW_TO_START = (
     "KAFKA_BOOTSTRAP and DATABASE_URL; by hand: "
     'bash scripts/infra.sh up && eval "$(bash scripts/infra.sh env)"'
 )
-
-
-def database_url(server_url: str, name: str) -> str:
-    """Return ``server_url`` pointing at database ``name`` instead."""
-    return urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
 
 
 def _docker_problem() -> str | None:
@@ -70,14 +68,20 @@ def _unavailable(what: str, variable: str, docker_problem: str) -> str:
 def kafka_bootstrap() -> Iterator[str]:
     """Bootstrap address (``host:port``) of a running Kafka broker."""
     if address := os.environ.get("KAFKA_BOOTSTRAP"):
-        yield address
+        yield _with_topics(address)
         return
     if problem := _docker_problem():
         pytest.fail(_unavailable("Kafka", "KAFKA_BOOTSTRAP", problem), pytrace=False)
     from testcontainers.community.kafka import KafkaContainer
 
     with KafkaContainer() as kafka:
-        yield kafka.get_bootstrap_server()
+        yield _with_topics(kafka.get_bootstrap_server())
+
+
+def _with_topics(address: str) -> str:
+    # The broker creates no topic on first use, so create them all as a service would.
+    asyncio.run(ensure_topics(ServiceSettings(kafka_bootstrap=address), ALL_TOPICS))
+    return address
 
 
 @pytest.fixture(scope="session")
@@ -135,7 +139,7 @@ def new_database(postgres_url: str) -> Iterator[NewDatabase]:
         name = f"test_{slug}_{uuid.uuid4().hex[:12]}"
         await _execute(postgres_url, f'CREATE DATABASE "{name}"')
         created.append(name)
-        return database_url(postgres_url, name)
+        return with_database(postgres_url, name)
 
     yield create
 

@@ -8,6 +8,8 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from tally_contracts.topics import ACCOUNT_STATE, ALL_TOPICS
 from tally_testkit import NewDatabase, Publish, Tail, by_key, commit_groups_at_end, wait_committed
 
 
@@ -38,27 +40,27 @@ async def test_new_database_gives_each_caller_its_own_empty_database(
         await second.close()
 
 
-async def test_kafka_bootstrap_round_trips_a_message(kafka_bootstrap: str) -> None:
-    # given a topic nobody else uses (auto-created on first produce)
-    topic = f"testkit.roundtrip.{uuid.uuid4().hex}"
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    await producer.start()
+async def test_kafka_bootstrap_gives_every_tally_topic_with_its_settings(
+    kafka_bootstrap: str,
+) -> None:
+    # given the broker the fixture hands out (it creates no topic on first use)
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
     try:
-        # when one keyed message is published
-        await producer.send_and_wait(topic, b"hello", key=b"AC1")
+        # when its topics and the account-state topic's clean-up policy are read
+        topics = {t["topic"]: t for t in await admin.describe_topics([s.name for s in ALL_TOPICS])}
+        [described] = (
+            await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, ACCOUNT_STATE)])
+        )[0].resources
     finally:
-        await producer.stop()
+        await admin.close()
 
-    # then a consumer reading from the start gets it back
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        message = await asyncio.wait_for(consumer.getone(), timeout=30)
-    finally:
-        await consumer.stop()
-    assert (message.key, message.value) == (b"AC1", b"hello")
+    # then every topic exists with its partitions, and account state is compacted
+    for spec in ALL_TOPICS:
+        assert topics[spec.name]["error_code"] == 0, spec.name
+        assert len(topics[spec.name]["partitions"]) == spec.partitions
+    config = {entry[0]: entry[1] for entry in described[4]}
+    assert config["cleanup.policy"] == "compact"
 
 
 async def new_topic(kafka_bootstrap: str, producer: AIOKafkaProducer, partitions: int = 2) -> str:

@@ -1,13 +1,12 @@
 """The accounts service's internal HTTP API: open an account, read one."""
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tally_contracts.accounts import AccountStatus, BillingMode
-from tally_runtime.http import DatabasePool
+from tally_runtime.http import AccountSidPath, DatabasePool
 from tally_runtime.problems import PROBLEM_JSON, Problem, ProblemError
 
 from tally_accounts import handlers
@@ -65,11 +64,13 @@ class AccountPublic(BaseModel):
         return cls(**vars(account))
 
 
-def _clock() -> Callable[[], datetime]:
-    return lambda: datetime.now(UTC)
+def _clock(request: Request) -> handlers.Clock:
+    clock: handlers.Clock = request.app.state.clock
+    return clock
 
 
-Clock = Annotated[Callable[[], datetime], Depends(_clock)]
+Clock = Annotated[handlers.Clock, Depends(_clock)]
+"""The clock the composition root put on `app.state.clock`."""
 
 
 @router.post(
@@ -83,8 +84,8 @@ async def create_account(body: AccountCreate, pool: DatabasePool, clock: Clock) 
     return AccountPublic.of(account)
 
 
-@router.get("/accounts/{sid}", responses={404: _PROBLEM})
-async def get_account(sid: str, pool: DatabasePool) -> AccountPublic:
+@router.get("/accounts/{sid}", responses={404: _PROBLEM, 422: _PROBLEM})
+async def get_account(sid: AccountSidPath, pool: DatabasePool) -> AccountPublic:
     """The account with this SID."""
     account = await handlers.find_account(sid, pool=pool)
     if account is None:

@@ -2,6 +2,7 @@
 
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -14,13 +15,18 @@ from tally_runtime.telemetry import configure_tracing
 
 from tally_accounts.api import router
 from tally_accounts.config import Settings
-from tally_accounts.subscribers import register_subscribers
+from tally_accounts.handlers import Clock
 
 SERVICE = "accounts"
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def wall_clock() -> datetime:
+    """The current UTC instant."""
+    return datetime.now(UTC)
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = wall_clock) -> FastAPI:
     """The accounts service as an ASGI app; its lifespan runs the database, broker and relay."""
     settings = settings or Settings()
     provider = configure_tracing(SERVICE, settings)
@@ -28,14 +34,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with migrated_database(settings, MIGRATIONS) as pool:
-            register_subscribers(broker, pool=pool, settings=settings)
-            # No consumers yet, but the broker also carries the outbox relay's publishes.
-            async with running_broker(settings, broker, pool):
-                app.state.pool = pool
-                yield
+        # Accounts consumes nothing yet; the broker runs for the outbox relay's publishes.
+        async with (
+            migrated_database(settings, MIGRATIONS) as pool,
+            running_broker(settings, broker, pool),
+        ):
+            app.state.pool = pool
+            yield
 
     app = FastAPI(title="Tally accounts (internal)", lifespan=lifespan)
+    app.state.clock = clock
     install_problem_handlers(app)
     app.include_router(router)
     app.include_router(health_router)

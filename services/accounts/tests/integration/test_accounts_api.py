@@ -90,5 +90,14 @@ async def test_given_an_unknown_sid_then_reading_it_is_a_404_problem(
     assert response.json()["title"] == "Account not found"
 
 
+async def test_given_a_malformed_sid_then_reading_it_is_a_422_problem_naming_sid(
+    accounts: httpx.AsyncClient,
+) -> None:
+    response = await accounts.get("/accounts/not-a-sid")
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [error["field"] for error in response.json()["errors"]] == ["sid"]
+
+
 async def test_given_a_started_service_then_health_answers(accounts: httpx.AsyncClient) -> None:
     assert (await accounts.get("/health")).json() == {"status": "ok"}

@@ -3,7 +3,7 @@
 from typing import Any
 
 from fastapi import APIRouter, Depends, status
-from tally_runtime.http import DatabasePool
+from tally_runtime.http import DatabasePool, ExactNumbersRoute
 from tally_runtime.problems import PROBLEM_JSON, Problem
 
 from tally_gateway import handlers
@@ -24,7 +24,8 @@ from tally_gateway.schemas import (
     UsageRejection,
 )
 
-router = APIRouter(prefix="/v1", tags=["accounts"])
+# Exact numbers: a usage quantity sent as a JSON number must not pass through a float.
+router = APIRouter(prefix="/v1", tags=["accounts"], route_class=ExactNumbersRoute)
 
 
 def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -1,7 +1,8 @@
 """The gateway's composition root: settings, tracing, database, broker, HTTP client, routes."""
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -22,7 +23,14 @@ SERVICE = "gateway"
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def wall_clock() -> datetime:
+    """The current UTC instant."""
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: Settings | None = None, *, clock: Callable[[], datetime] = wall_clock
+) -> FastAPI:
     """The gateway as an ASGI app; its lifespan opens the database, broker and upstream client."""
     settings = settings or Settings()
     provider = configure_tracing(SERVICE, settings)
@@ -51,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.clock = clock
     install_problem_handlers(app)
     app.include_router(router)
     app.include_router(health_router)

@@ -13,7 +13,6 @@ class Settings(ServiceSettings):
     database_url: str = "postgresql://tally:tally@127.0.0.1:15432/tally_gateway"
     http_port: int = 8000
     accounts_url: str = "http://127.0.0.1:8101"
-    usage_url: str = "http://127.0.0.1:8102"
     upstream_timeout_seconds: float = 10.0
     ops_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
     """The bearer key of ops endpoints (`Authorization: Bearer <ops key>`)."""

@@ -5,7 +5,7 @@ account: every `/v1/Accounts/{sid}/...` route depends on it.
 """
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -36,8 +36,9 @@ def _accounts(request: Request) -> AccountsClient:
     return accounts
 
 
-def _clock() -> Callable[[], datetime]:
-    return lambda: datetime.now(UTC)
+def _clock(request: Request) -> Callable[[], datetime]:
+    clock: Callable[[], datetime] = request.app.state.clock
+    return clock
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]

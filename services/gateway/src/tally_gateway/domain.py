@@ -67,7 +67,7 @@ def basic_credentials(scheme: str, encoded: str) -> BasicCredentials | None:
 
 def is_account_sid(username: str) -> bool:
     """Whether a Basic username names an account (API keys, `SK...`, will name themselves)."""
-    return ACCOUNT_SID_PATTERN.match(username) is not None
+    return ACCOUNT_SID_PATTERN.fullmatch(username) is not None
 
 
 # --- usage -------------------------------------------------------------------------------

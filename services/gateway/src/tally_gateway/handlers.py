@@ -45,7 +45,7 @@ async def authenticate(
     if not is_account_sid(credentials.username):
         return None  # API keys (`SK...:secret`) will be checked here
     stored = await repository.fetch_auth_token_hash(pool, credentials.username)
-    # Hash even for an unknown SID, so the time taken does not tell which SIDs exist.
+    # Compare even for an unknown SID: no early return, so known and unknown take the same path.
     matches = token_matches(pepper, credentials.password, stored or b"")
     return credentials.username if stored is not None and matches else None
 

@@ -108,17 +108,21 @@ async def test_given_another_accounts_credentials_then_the_account_is_not_found(
     gateway: httpx.AsyncClient, create_account: CreateAccount
 ) -> None:
     mine, theirs = await create_account(), await create_account()
+    missing_sid = f"AC{'0' * 32}"
     response = await gateway.get(
         f"/v1/Accounts/{theirs['sid']}", headers=basic(mine["sid"], mine["auth_token"])
     )
     missing = await gateway.get(
-        f"/v1/Accounts/AC{'0' * 32}", headers=basic(mine["sid"], mine["auth_token"])
+        f"/v1/Accounts/{missing_sid}", headers=basic(mine["sid"], mine["auth_token"])
     )
     assert response.status_code == missing.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
-    # Exactly the answer for an account that does not exist: nothing tells them apart.
-    assert response.json()["title"] == missing.json()["title"] == "Account not found"
-    assert theirs["sid"] not in response.text.replace(f"no account {theirs['sid']}", "")
+    # Exactly the answer for an account that does not exist: only the SID asked about differs.
+    theirs_problem, missing_problem = response.json(), missing.json()
+    assert theirs_problem["title"] == "Account not found"
+    assert theirs_problem | {"detail": ""} == missing_problem | {"detail": ""}
+    assert theirs_problem["detail"].replace(theirs["sid"], missing_sid) == missing_problem["detail"]
+    assert mine["sid"] not in response.text
 
 
 async def test_given_a_read_then_the_trace_crosses_from_the_gateway_into_accounts(

@@ -115,6 +115,25 @@ async def test_given_only_bad_events_then_a_422_problem_names_each_field(
     ]
 
 
+async def test_given_a_json_number_with_7_decimals_then_quantity_is_named_not_rounded(
+    gateway: httpx.AsyncClient, create_account: CreateAccount
+) -> None:
+    account = await create_account()
+    body = json.dumps({"events": [event("precise-1", quantity=0)]})
+    body = body.replace('"quantity": 0', '"quantity": 1.0000000000000000001')
+
+    response = await gateway.post(
+        f"/v1/Accounts/{account['sid']}/Usage",
+        content=body.encode(),
+        headers=basic(account) | {"content-type": "application/json"},
+    )
+
+    assert response.status_code == 422
+    assert [(e["field"], e["reason"]) for e in response.json()["errors"]] == [
+        ("events[0].quantity", "must have at most 6 decimal places")
+    ]
+
+
 async def test_given_more_than_1000_events_then_a_422_problem_names_events(
     gateway: httpx.AsyncClient, create_account: CreateAccount
 ) -> None:

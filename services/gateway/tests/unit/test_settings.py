@@ -1,4 +1,4 @@
-"""The gateway refuses to start in production with a development placeholder secret."""
+"""The gateway refuses to start outside development with a development placeholder secret."""
 
 import pytest
 from pydantic import SecretStr, ValidationError

@@ -69,7 +69,7 @@ def test_given_an_event_far_in_the_future_of_the_clock_then_it_is_rejected() -> 
 
 
 def test_given_an_accepted_event_then_it_is_forwarded_as_the_producer_contract_says() -> None:
-    [event] = validate_usage([_event(quantity="1E+2")], account_sid=SID, now=NOW).accepted
+    [event] = validate_usage([_event(quantity="100.000")], account_sid=SID, now=NOW).accepted
     wire = encode_usage_event(event)
     assert wire == (
         b'{"event_id":"call-1","account_sid":"' + SID.encode() + b'","category":"calls-outbound",'

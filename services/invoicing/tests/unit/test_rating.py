@@ -6,7 +6,6 @@ from decimal import Decimal
 import pytest
 from tally_contracts.usage import UsageCategory, UsageRecorded
 from tally_invoicing.domain import (
-    Balance,
     NoRateError,
     balance_changed,
     charge_for,
@@ -66,7 +65,7 @@ def test_given_sub_cent_charges_then_they_keep_full_precision_and_add_up_exactly
 def test_given_a_product_finer_than_a_micro_dollar_then_it_rounds_half_up_to_six_places() -> None:
     amount = rate(UsageCategory.CALLS_INBOUND, Decimal("0.000001"), DEFAULT_RATE_CARD)
     assert amount == Decimal("0.000000")  # 0.0000000085
-    half = rate(UsageCategory.CALLS_OUTBOUND, Decimal("0.000125"), {**DEFAULT_RATE_CARD})
+    half = rate(UsageCategory.CALLS_OUTBOUND, Decimal("0.000125"), DEFAULT_RATE_CARD)
     assert half == Decimal("0.000002")  # 0.00000175 rounds up
 
 
@@ -107,7 +106,3 @@ def test_given_a_charge_then_its_balance_event_id_is_derived_from_the_charge() -
     )
     assert event.usage_event_id == "call-42"
     assert event.occurred_at == NOW
-
-
-def test_given_an_account_never_charged_then_its_balance_is_zero() -> None:
-    assert Balance.opening(SID).amount == Decimal(0)

@@ -7,9 +7,7 @@ from tally_runtime.settings import ServiceSettings
 class NotificationsSettings(ServiceSettings):
     """Where notifications listens, stores and consumes; localhost defaults for development."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="TALLY_NOTIFICATIONS_", populate_by_name=True, extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="TALLY_NOTIFICATIONS_")
 
     database_url: str = "postgresql://tally:tally@127.0.0.1:15432/tally_notifications"
     http_port: int = 8104

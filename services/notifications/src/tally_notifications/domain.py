@@ -36,20 +36,36 @@ class Decision:
     reason: str
 
 
-Rule = Callable[[Envelope], Decision]
-"""Decides about one type of event."""
+@dataclass(frozen=True)
+class KnownAccount:
+    """What notifications knows of an account: its newest state from `accounts.state.v1`."""
+
+    account_sid: str
+    version: int
+    billing_mode: BillingMode
+    status: AccountStatus
+    time_zone: str
+
+
+Rule = Callable[[Envelope, KnownAccount | None], Decision]
+"""Decides about one type of event, given its account's newest known state (None if none yet)."""
 
 POLICY: Mapping[str, Rule] = {}
 """Event type -> rule. Empty until the policy per event type x billing mode x account status
 (pay-as-you-go-only notifications suppressed for invoiced accounts) lands."""
 
 
-def decide(event: Envelope, policy: Mapping[str, Rule] = POLICY) -> Decision:
-    """Whether `event` leads to a notification; an event type without a rule leads to none."""
+def decide(
+    event: Envelope, account: KnownAccount | None, policy: Mapping[str, Rule] = POLICY
+) -> Decision:
+    """Whether `event` leads to a notification for `account` (None when its state is unknown).
+
+    An event type without a rule leads to none.
+    """
     rule = policy.get(event.type)
     if rule is None:
         return Decision(Outcome.NONE, f"no notification rule for {event.type} yet")
-    return rule(event)
+    return rule(event, account)
 
 
 def decision_id_for(source_event_id: str) -> str:
@@ -81,14 +97,3 @@ def recorded(event: Envelope, decision: Decision, now: datetime) -> RecordedDeci
         reason=decision.reason,
         decided_at=now,
     )
-
-
-@dataclass(frozen=True)
-class KnownAccount:
-    """What notifications knows of an account: its newest state from `accounts.state.v1`."""
-
-    account_sid: str
-    version: int
-    billing_mode: BillingMode
-    status: AccountStatus
-    time_zone: str

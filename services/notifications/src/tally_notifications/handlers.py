@@ -18,7 +18,8 @@ async def decide_notification(
     async with pool.acquire() as conn, conn.transaction():
         if not await inbox.first_delivery(conn, DECIDE, event.event_id):
             return None
-        decision = domain.recorded(event, domain.decide(event), clock())
+        account = await repository.fetch_account(conn, event.account_sid)
+        decision = domain.recorded(event, domain.decide(event, account), clock())
         if not await repository.insert_decision(conn, decision):
             # Reachable only if the inbox forgot the event: the decision kept first stands.
             return None

@@ -3,10 +3,12 @@
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
+from tally_contracts.accounts import AccountStatus, BillingMode
 from tally_contracts.balances import BalanceChanged
-from tally_contracts.envelope import Envelope
 from tally_notifications.domain import (
     Decision,
+    KnownAccount,
     Outcome,
     decide,
     decision_id_for,
@@ -29,23 +31,32 @@ def balance_changed(event_id: str = "charge:CH1") -> BalanceChanged:
     )
 
 
-def test_given_a_balance_change_when_deciding_then_no_rule_applies_yet() -> None:
-    assert decide(balance_changed()) == Decision(
+def known_account(billing_mode: BillingMode) -> KnownAccount:
+    return KnownAccount(
+        account_sid=SID,
+        version=3,
+        billing_mode=billing_mode,
+        status=AccountStatus.ACTIVE,
+        time_zone="America/Chicago",
+    )
+
+
+@pytest.mark.parametrize(
+    "account",
+    [None, known_account(BillingMode.TRIAL), known_account(BillingMode.INVOICED)],
+    ids=["account-not-known-yet", "trial", "invoiced"],
+)
+def test_given_a_balance_change_when_deciding_then_no_rule_applies_yet_whatever_the_account(
+    account: KnownAccount | None,
+) -> None:
+    assert decide(balance_changed(), account) == Decision(
         Outcome.NONE, "no notification rule for balance.changed yet"
     )
 
 
-def test_given_a_rule_for_the_event_type_when_deciding_then_the_rule_decides() -> None:
-    def suppress(event: Envelope) -> Decision:
-        return Decision(Outcome.SUPPRESSED, f"{event.account_sid} is invoiced")
-
-    decision = decide(balance_changed(), {"balance.changed": suppress})
-    assert decision == Decision(Outcome.SUPPRESSED, f"{SID} is invoiced")
-
-
 def test_given_a_decision_when_recorded_then_it_names_its_event_account_and_time() -> None:
     event = balance_changed()
-    kept = recorded(event, decide(event), NOW)
+    kept = recorded(event, decide(event, None), NOW)
     assert kept.source_event_id == "charge:CH1"
     assert kept.account_sid == SID
     assert kept.event_type == "balance.changed"
@@ -54,17 +65,8 @@ def test_given_a_decision_when_recorded_then_it_names_its_event_account_and_time
 
 
 def test_given_the_same_event_decided_twice_then_both_records_have_the_same_id() -> None:
-    first = recorded(balance_changed(), decide(balance_changed()), NOW)
-    again = recorded(balance_changed(), decide(balance_changed()), datetime(2027, 1, 1, tzinfo=UTC))
+    first = recorded(balance_changed(), decide(balance_changed(), None), NOW)
+    later = datetime(2027, 1, 1, tzinfo=UTC)
+    again = recorded(balance_changed(), decide(balance_changed(), None), later)
     assert first.decision_id == again.decision_id == decision_id_for("charge:CH1")
     assert decision_id_for("charge:CH2") != first.decision_id
-
-
-def test_given_every_outcome_then_its_stored_word_is_the_documented_one() -> None:
-    assert {outcome.value for outcome in Outcome} == {
-        "sent",
-        "suppressed",
-        "deferred",
-        "failed",
-        "none",
-    }

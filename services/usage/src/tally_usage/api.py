@@ -10,7 +10,8 @@ from tally_runtime.http import AccountSidPath, DatabasePool
 
 from tally_usage import handlers
 from tally_usage.domain import (
-    MAX_EVENT_ID_CHARS,
+    KEPT_IDENTITY_CHARS,
+    EventHistory,
     ReceiptStatus,
     decimal_text,
     receipt_errors,
@@ -20,6 +21,9 @@ from tally_usage.domain import (
 MAX_RECEIPTS = 1000
 """As many ids as the gateway accepts events in one request."""
 
+MAX_ASKED_ID_CHARS = KEPT_IDENTITY_CHARS
+"""The longest event id a receipt can be asked for: a rejected one is kept up to this length."""
+
 router = APIRouter()
 
 
@@ -27,7 +31,7 @@ class ReceiptsRequest(BaseModel):
     """The event ids a producer wants to know about."""
 
     # Any text, not only valid ids: an event rejected for its id can be asked about too.
-    event_ids: list[Annotated[str, Field(min_length=1, max_length=MAX_EVENT_ID_CHARS)]] = Field(
+    event_ids: list[Annotated[str, Field(min_length=1, max_length=MAX_ASKED_ID_CHARS)]] = Field(
         min_length=1, max_length=MAX_RECEIPTS
     )
 
@@ -54,6 +58,18 @@ class Receipt(BaseModel):
         )
     )
 
+    @classmethod
+    def of(cls, event_id: str, history: EventHistory) -> "Receipt":
+        """The receipt for one event id, from everything stored about it."""
+        return cls(
+            event_id=event_id,
+            status=receipt_status(history),
+            recorded_at=history.recorded_at,
+            duplicates=history.duplicates,
+            conflicts=history.conflicts,
+            errors=receipt_errors(event_id, history),
+        )
+
 
 class ReceiptsResponse(BaseModel):
     account_sid: str
@@ -79,17 +95,8 @@ async def receipts(
     histories = await handlers.event_histories(sid, body.event_ids, pool=pool)
     return ReceiptsResponse(
         account_sid=sid,
-        receipts=[
-            Receipt(
-                event_id=event_id,
-                status=receipt_status(history),
-                recorded_at=history.recorded_at,
-                duplicates=history.duplicates,
-                conflicts=history.conflicts,
-                errors=receipt_errors(event_id, history),
-            )
-            for event_id, history in histories.items()
-        ],
+        # One receipt per id asked, in the order asked, even when an id is asked twice.
+        receipts=[Receipt.of(event_id, histories[event_id]) for event_id in body.event_ids],
     )
 
 

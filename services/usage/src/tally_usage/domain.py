@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import ValidationError
 from tally_contracts.errors import FieldError, field_errors
-from tally_contracts.usage import UsageEvent, UsageRecorded, UsageRejected, validation_context
+from tally_contracts.usage import UsageEvent, UsageRecorded, UsageRejected, parse_usage_event
 
 Clock = Callable[[], datetime]
 """Returns the current UTC instant; handlers take one so tests can fix time."""
@@ -19,8 +19,11 @@ Clock = Callable[[], datetime]
 UNKNOWN_KEY = "unknown"
 """The Kafka key of a dead letter whose source message had no key."""
 
-MAX_EVENT_ID_CHARS = 200
-"""How much of an unreadable event's account SID or event id is kept with its rejection."""
+KEPT_IDENTITY_CHARS = 200
+"""How much of an invalid event's account SID or event id is kept with its rejection.
+
+Not the contract's limit (128): an id rejected for being longer is kept too, cut to this.
+"""
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ class Outcome(StrEnum):
 def validate_usage(message: RawUsageMessage, now: datetime) -> UsageEvent | InvalidUsage:
     """The event in `message` if it keeps every rule of CONTRACTS.md §1 and its key is its SID."""
     try:
-        event = UsageEvent.model_validate_json(message.value, context=validation_context(now))
+        event = parse_usage_event(message.value, now=now)
     except ValidationError as error:
         account_sid, event_id = _readable_identity(message.value)
         identity = account_sid or _short_text(message.key_text)
@@ -107,7 +110,7 @@ def _readable_identity(value: bytes) -> tuple[str | None, str | None]:
 def _short_text(value: object) -> str | None:
     if not isinstance(value, str) or not value:
         return None
-    return value[:MAX_EVENT_ID_CHARS]
+    return value[:KEPT_IDENTITY_CHARS]
 
 
 def canonical_payload(event: UsageEvent) -> str:

@@ -220,6 +220,27 @@ async def test_given_the_same_id_with_another_payload_then_the_conflict_is_recor
     assert kept == json.dumps(changed)
 
 
+async def test_given_an_id_asked_twice_then_one_receipt_per_id_in_the_order_asked(
+    usage: RunningUsage, producer: AIOKafkaProducer, sid: str
+) -> None:
+    event = usage_event(sid)
+    await publish(producer, sid, event)
+    await eventually(
+        lambda: summary(usage, sid), lambda found: found["events"] >= 1, within=WAIT_SECONDS
+    )
+
+    asked = [event["event_id"], "never-sent", event["event_id"]]
+    response = await usage.http.post(f"/accounts/{sid}/receipts", json={"event_ids": asked})
+
+    assert response.status_code == 200, response.text
+    answered = [(r["event_id"], r["status"]) for r in response.json()["receipts"]]
+    assert answered == [
+        (event["event_id"], "recorded"),
+        ("never-sent", "unknown"),
+        (event["event_id"], "recorded"),
+    ]
+
+
 async def test_given_a_bad_account_sid_in_the_path_then_a_problem_names_it(
     usage: RunningUsage,
 ) -> None:
