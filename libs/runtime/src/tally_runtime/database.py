@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeAlias
 from urllib.parse import urlsplit, urlunsplit
@@ -36,17 +37,21 @@ async def ensure_database(url: str) -> None:
         await conn.close()
 
 
-def _migrate(url: str, service_migrations: Path) -> None:
+def _migrate(url: str, folders: Sequence[Path]) -> None:
     # yoyo speaks psycopg; its lock table keeps concurrent replicas from migrating twice.
     backend = get_backend(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    migrations = read_migrations(str(RUNTIME_MIGRATIONS), str(service_migrations))
+    # yoyo knows a migration by its file name alone, so names must differ across the folders.
+    migrations = read_migrations(*(str(folder) for folder in folders))
     with backend.lock():
         backend.apply_migrations(backend.to_apply(migrations))
 
 
-async def apply_migrations(url: str, service_migrations: Path) -> None:
-    """Apply the shared inbox/outbox schema, then the service's own migrations."""
-    await asyncio.to_thread(_migrate, url, service_migrations)
+async def apply_migrations(
+    url: str, service_migrations: Path, *, projections: Sequence[Path] = ()
+) -> None:
+    """Apply the shared inbox/outbox schema, the `projections`' folders, then the service's own."""
+    folders = [RUNTIME_MIGRATIONS, *projections, service_migrations]
+    await asyncio.to_thread(_migrate, url, folders)
 
 
 async def create_pool(url: str, *, max_size: int = 10) -> asyncpg.Pool:

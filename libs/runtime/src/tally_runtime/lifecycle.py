@@ -2,7 +2,7 @@
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import asyncpg
@@ -21,11 +21,16 @@ STARTUP_WAIT_SECONDS = 60.0
 
 @contextlib.asynccontextmanager
 async def migrated_database(
-    settings: ServiceSettings, migrations: Path, *, pool_size: int = 10
+    settings: ServiceSettings,
+    migrations: Path,
+    *,
+    projections: Sequence[Path] = (),
+    pool_size: int = 10,
 ) -> AsyncIterator[asyncpg.Pool]:
     """The service's database, created and migrated, as an open pool."""
+    # `projections` are shared schemas only some services keep (ACCOUNT_STATE_MIGRATIONS).
     await with_backoff(STARTUP_WAIT_SECONDS)(ensure_database)(settings.database_url)
-    await apply_migrations(settings.database_url, migrations)
+    await apply_migrations(settings.database_url, migrations, projections=projections)
     pool = await create_pool(settings.database_url, max_size=pool_size)
     try:
         yield pool

@@ -1,5 +1,6 @@
 """Test support for Tally: real Kafka and PostgreSQL for integration tests, and ways to use them."""
 
+from tally_testkit.events import account_state
 from tally_testkit.ids import new_sid
 from tally_testkit.kafka import (
     Publish,
@@ -18,6 +19,7 @@ __all__ = [
     "Publish",
     "ReadKeyed",
     "Tail",
+    "account_state",
     "by_key",
     "commit_groups_at_end",
     "eventually",

@@ -3,6 +3,7 @@
 import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -63,25 +64,27 @@ async def test_kafka_bootstrap_gives_every_tally_topic_with_its_settings(
     assert config["cleanup.policy"] == "compact"
 
 
-async def new_topic(kafka_bootstrap: str, producer: AIOKafkaProducer, partitions: int = 2) -> str:
-    """A topic of its own, created with `partitions` partitions, holding one old record each."""
-    topic = f"testkit.tail.{uuid.uuid4().hex}"
+@pytest.fixture
+async def scratch_topic(kafka_bootstrap: str, producer: AIOKafkaProducer) -> AsyncIterator[str]:
+    """A topic of this test's own, 2 partitions holding one old record each; deleted after."""
+    topic = f"testkit.scratch.{uuid.uuid4().hex}"
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(topic, partitions, 1)])
+        await admin.create_topics([NewTopic(topic, 2, 1)])
+        for partition in range(2):
+            await producer.send_and_wait(topic, b"old", key=b"AC1", partition=partition)
+        yield topic
     finally:
+        await admin.delete_topics([topic])
         await admin.close()
-    for partition in range(partitions):
-        await producer.send_and_wait(topic, b"old", key=b"AC1", partition=partition)
-    return topic
 
 
 async def test_tail_reads_only_what_is_published_after_it_opened_by_key(
-    kafka_bootstrap: str, producer: AIOKafkaProducer, tail: Tail
+    scratch_topic: str, producer: AIOKafkaProducer, tail: Tail
 ) -> None:
     # given a topic that already holds records
-    topic = await new_topic(kafka_bootstrap, producer)
+    topic = scratch_topic
 
     # when a reader opens at its end and records of two keys follow
     read = by_key(await tail(topic))
@@ -97,9 +100,9 @@ async def test_tail_reads_only_what_is_published_after_it_opened_by_key(
 
 
 async def test_publish_keys_an_event_by_its_account_and_marks_it_json(
-    kafka_bootstrap: str, producer: AIOKafkaProducer, tail: Tail, publish: Publish
+    scratch_topic: str, tail: Tail, publish: Publish
 ) -> None:
-    topic = await new_topic(kafka_bootstrap, producer)
+    topic = scratch_topic
     read = by_key(await tail(topic))
 
     sent = await publish(topic, _Event(account_sid="AC7"))
@@ -111,10 +114,10 @@ async def test_publish_keys_an_event_by_its_account_and_marks_it_json(
 
 
 async def test_a_group_committed_at_the_end_skips_the_backlog_and_wait_committed_sees_it_move(
-    kafka_bootstrap: str, producer: AIOKafkaProducer
+    kafka_bootstrap: str, producer: AIOKafkaProducer, scratch_topic: str
 ) -> None:
     # given a topic with a backlog, and a group committed at its end (a missing topic is skipped)
-    topic = await new_topic(kafka_bootstrap, producer)
+    topic = scratch_topic
     group = f"testkit-{uuid.uuid4().hex}"
     await commit_groups_at_end(kafka_bootstrap, [group], [topic, f"testkit.none.{group}"])
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, PlainSerializer
 from tally_contracts.accounts import AccountStatus, BillingMode
 from tally_contracts.usage import UsageCategory
+from tally_runtime.account_states import known_account
 from tally_runtime.http import AccountSidPath, DatabasePool
 from tally_runtime.problems import PROBLEM_JSON, Problem, ProblemError
 
@@ -91,7 +92,7 @@ class KnownAccountPublic(BaseModel):
 @router.get("/accounts/{sid}", responses={404: _PROBLEM, 422: _PROBLEM})
 async def get_known_account(sid: AccountSidPath, pool: DatabasePool) -> KnownAccountPublic:
     """The newest account state invoicing has consumed; 404 until it has seen the account."""
-    known = await handlers.known_account(sid, pool=pool)
+    known = await known_account(pool, sid)
     if known is None:
         raise ProblemError(404, "Account not known to invoicing", f"no state for {sid} yet")
     return KnownAccountPublic(**dataclasses.asdict(known))

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from tally_contracts.accounts import AccountStatus, BillingMode
 from tally_contracts.balances import BalanceChanged
 from tally_contracts.usage import UsageCategory, UsageRecorded
 
@@ -114,14 +113,3 @@ class Balance:
     def opening(cls, account_sid: str) -> "Balance":
         """The balance of an account never charged: a new account starts at 0."""
         return cls(account_sid=account_sid, amount=Decimal(0), updated_at=None)
-
-
-@dataclass(frozen=True)
-class KnownAccount:
-    """What invoicing knows of an account: its newest state from `accounts.state.v1`."""
-
-    account_sid: str
-    version: int
-    billing_mode: BillingMode
-    status: AccountStatus
-    time_zone: str

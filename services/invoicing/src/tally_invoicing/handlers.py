@@ -4,7 +4,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import asyncpg
-from tally_contracts.accounts import AccountState
 from tally_contracts.balances import BalanceChanged
 from tally_contracts.topics import BALANCE_CHANGED
 from tally_contracts.usage import UsageRecorded
@@ -38,14 +37,6 @@ async def charge_usage(
         return changed
 
 
-async def record_account_state(state: AccountState, *, pool: asyncpg.Pool) -> bool:
-    """Keep the account's newest state; False when an older or repeated version arrived."""
-    # No inbox here: the version is the idempotency key, and unlike an inbox it also refuses
-    # an older state delivered after a newer one.
-    async with pool.acquire() as conn:
-        return await repository.save_account_if_newer(conn, state)
-
-
 @dataclass(frozen=True)
 class ChargeList:
     """The most recent charges of an account, and the count and total of all of them."""
@@ -62,12 +53,6 @@ async def list_charges(account_sid: str, *, pool: asyncpg.Pool, limit: int) -> C
         charges = await repository.fetch_charges(conn, account_sid, limit)
         count, total = await repository.charges_summary(conn, account_sid)
     return ChargeList(charges=charges, count=count, total=total)
-
-
-async def known_account(account_sid: str, *, pool: asyncpg.Pool) -> domain.KnownAccount | None:
-    """The newest account state invoicing has consumed, if it has seen the account at all."""
-    async with pool.acquire() as conn:
-        return await repository.fetch_account(conn, account_sid)
 
 
 async def current_balance(account_sid: str, *, pool: asyncpg.Pool) -> domain.Balance:

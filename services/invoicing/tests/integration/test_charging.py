@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from tally_contracts.topics import BALANCE_CHANGED, USAGE_RECORDED
 from tally_contracts.usage import UsageCategory, UsageRecorded
 from tally_invoicing import handlers
-from tally_invoicing.app import MIGRATIONS
+from tally_invoicing.app import MIGRATIONS, PROJECTIONS
 from tally_invoicing.config import InvoicingSettings
 from tally_runtime.lifecycle import migrated_database
 from tally_testkit import eventually, new_sid
@@ -102,7 +102,7 @@ async def test_given_charge_usage_called_twice_then_the_second_call_changes_noth
     # given a migrated database and one recorded usage event
     sid = new_sid()
     usage = usage_recorded(sid, "30", category="phone-numbers")
-    async with migrated_database(settings, MIGRATIONS) as pool:
+    async with migrated_database(settings, MIGRATIONS, projections=PROJECTIONS) as pool:
         # when the handler applies it twice
         first = await handlers.charge_usage(usage, pool=pool, clock=lambda: NOW)
         again = await handlers.charge_usage(usage, pool=pool, clock=lambda: NOW)

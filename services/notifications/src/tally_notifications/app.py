@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from tally_runtime.account_states import ACCOUNT_STATE_MIGRATIONS
 from tally_runtime.http import health_router
 from tally_runtime.kafka import make_broker
 from tally_runtime.lifecycle import migrated_database, running_broker
@@ -19,6 +20,8 @@ from tally_notifications.subscribers import register_subscribers
 
 SERVICE = "notifications"
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+PROJECTIONS = [ACCOUNT_STATE_MIGRATIONS]
+"""Shared schemas the service keeps, applied before its own `MIGRATIONS`."""
 
 
 def create_app(settings: NotificationsSettings | None = None, *, clock: Clock = utc_now) -> FastAPI:
@@ -29,7 +32,7 @@ def create_app(settings: NotificationsSettings | None = None, *, clock: Clock = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with migrated_database(settings, MIGRATIONS) as pool:
+        async with migrated_database(settings, MIGRATIONS, projections=PROJECTIONS) as pool:
             register_subscribers(broker, settings=settings, pool=pool, clock=clock)
             async with running_broker(settings, broker, pool):
                 app.state.pool = pool

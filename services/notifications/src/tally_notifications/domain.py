@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from tally_contracts.accounts import AccountStatus, BillingMode
 from tally_contracts.envelope import Envelope
+from tally_runtime.account_states import KnownAccount
 
 Clock = Callable[[], datetime]
 
@@ -34,17 +34,6 @@ class Decision:
 
     outcome: Outcome
     reason: str
-
-
-@dataclass(frozen=True)
-class KnownAccount:
-    """What notifications knows of an account: its newest state from `accounts.state.v1`."""
-
-    account_sid: str
-    version: int
-    billing_mode: BillingMode
-    status: AccountStatus
-    time_zone: str
 
 
 Rule = Callable[[Envelope, KnownAccount | None], Decision]

@@ -1,9 +1,9 @@
 """Notifications' use cases: each applies one event in one transaction, and is safe to run twice."""
 
 import asyncpg
-from tally_contracts.accounts import AccountState
 from tally_contracts.envelope import Envelope
 from tally_runtime import inbox
+from tally_runtime.account_states import known_account
 
 from tally_notifications import domain, repository
 
@@ -18,20 +18,12 @@ async def decide_notification(
     async with pool.acquire() as conn, conn.transaction():
         if not await inbox.first_delivery(conn, DECIDE, event.event_id):
             return None
-        account = await repository.fetch_account(conn, event.account_sid)
+        account = await known_account(conn, event.account_sid)
         decision = domain.recorded(event, domain.decide(event, account), clock())
         if not await repository.insert_decision(conn, decision):
             # Reachable only if the inbox forgot the event: the decision kept first stands.
             return None
         return decision
-
-
-async def record_account_state(state: AccountState, *, pool: asyncpg.Pool) -> bool:
-    """Keep the account's newest state; False when an older or repeated version arrived."""
-    # No inbox here: the version is the idempotency key, and unlike an inbox it also refuses
-    # an older state delivered after a newer one.
-    async with pool.acquire() as conn:
-        return await repository.save_account_if_newer(conn, state)
 
 
 async def list_decisions(

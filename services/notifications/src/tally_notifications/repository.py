@@ -1,10 +1,9 @@
 """Notifications' SQL and row mapping; no decisions are taken here."""
 
 import asyncpg
-from tally_contracts.accounts import AccountState, AccountStatus, BillingMode
 from tally_runtime.database import Connection
 
-from tally_notifications.domain import KnownAccount, Outcome, RecordedDecision
+from tally_notifications.domain import Outcome, RecordedDecision
 
 
 async def insert_decision(conn: Connection, decision: RecordedDecision) -> bool:
@@ -52,47 +51,3 @@ async def fetch_decisions(conn: Connection, account_sid: str, limit: int) -> lis
         limit,
     )
     return [_decision(row) for row in rows]
-
-
-async def save_account_if_newer(conn: Connection, state: AccountState) -> bool:
-    """Store `state` unless a version at least as new is stored; True when it was stored."""
-    status = await conn.execute(
-        """
-        INSERT INTO accounts (account_sid, version, billing_mode, status, time_zone,
-                              state_occurred_at, updated_at)
-        VALUES ($1, $2, $3, $4, $5, $6, now())
-        ON CONFLICT (account_sid) DO UPDATE
-            SET version = EXCLUDED.version,
-                billing_mode = EXCLUDED.billing_mode,
-                status = EXCLUDED.status,
-                time_zone = EXCLUDED.time_zone,
-                state_occurred_at = EXCLUDED.state_occurred_at,
-                updated_at = EXCLUDED.updated_at
-            WHERE accounts.version < EXCLUDED.version
-        """,
-        state.account_sid,
-        state.version,
-        state.billing_mode.value,
-        state.status.value,
-        state.time_zone,
-        state.occurred_at,
-    )
-    return bool(status == "INSERT 0 1")
-
-
-async def fetch_account(conn: Connection, account_sid: str) -> KnownAccount | None:
-    """The newest state stored for one account, if any."""
-    row = await conn.fetchrow(
-        "SELECT account_sid, version, billing_mode, status, time_zone"
-        " FROM accounts WHERE account_sid = $1",
-        account_sid,
-    )
-    if row is None:
-        return None
-    return KnownAccount(
-        account_sid=row["account_sid"],
-        version=row["version"],
-        billing_mode=BillingMode(row["billing_mode"]),
-        status=AccountStatus(row["status"]),
-        time_zone=row["time_zone"],
-    )

@@ -3,9 +3,9 @@
 import asyncpg
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from tally_contracts.accounts import AccountState
 from tally_contracts.balances import BalanceChanged
-from tally_contracts.topics import ACCOUNT_STATE, BALANCE_CHANGED
+from tally_contracts.topics import BALANCE_CHANGED
+from tally_runtime.account_states import subscribe_account_states
 from tally_runtime.consuming import exactly_once, parse_or_skip
 from tally_runtime.failpoints import AFTER_DB_COMMIT, crash_if_armed
 
@@ -25,8 +25,5 @@ def register_subscribers(
             await handlers.decide_notification(event, pool=pool, clock=clock)
         crash_if_armed(settings, AFTER_DB_COMMIT)
 
-    @exactly_once(broker, ACCOUNT_STATE, settings)
-    async def on_account_state(msg: KafkaMessage) -> None:
-        if state := parse_or_skip(AccountState, msg):
-            await handlers.record_account_state(state, pool=pool)
-        crash_if_armed(settings, AFTER_DB_COMMIT)
+    # ACCOUNT_STATE -> the newest state of each account, the projection services share.
+    subscribe_account_states(broker, settings, pool)

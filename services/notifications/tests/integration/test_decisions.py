@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from tally_contracts.balances import BalanceChanged
 from tally_contracts.topics import BALANCE_CHANGED
 from tally_notifications import handlers
-from tally_notifications.app import MIGRATIONS
+from tally_notifications.app import MIGRATIONS, PROJECTIONS
 from tally_notifications.config import NotificationsSettings
 from tally_runtime.lifecycle import migrated_database
 from tally_testkit import eventually, new_sid
@@ -68,7 +68,7 @@ async def test_given_decide_called_twice_directly_then_the_second_call_changes_n
     # given a migrated database and one balance change
     sid = new_sid()
     change = balance_changed(sid)
-    async with migrated_database(settings, MIGRATIONS) as pool:
+    async with migrated_database(settings, MIGRATIONS, projections=PROJECTIONS) as pool:
         # when the handler decides about it twice, the second time later
         first = await handlers.decide_notification(change, pool=pool, clock=lambda: NOW)
         again = await handlers.decide_notification(

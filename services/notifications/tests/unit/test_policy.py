@@ -6,14 +6,8 @@ from decimal import Decimal
 import pytest
 from tally_contracts.accounts import AccountStatus, BillingMode
 from tally_contracts.balances import BalanceChanged
-from tally_notifications.domain import (
-    Decision,
-    KnownAccount,
-    Outcome,
-    decide,
-    decision_id_for,
-    recorded,
-)
+from tally_notifications.domain import Decision, Outcome, decide, decision_id_for, recorded
+from tally_runtime.account_states import KnownAccount
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 SID = "AC" + "0123456789abcdef" * 2

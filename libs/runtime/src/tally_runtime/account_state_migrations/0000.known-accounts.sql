@@ -1,7 +1,6 @@
--- What invoicing knows of each account, from `accounts.state.v1`: only the newest version is
--- kept. Billing mode and time zone decide, in later changes, whether usage draws down a
--- balance or accumulates into an invoice, and in which zone a billing month runs.
-CREATE TABLE accounts (
+-- The projection of `accounts.state.v1` kept by the services that read account state: only the
+-- newest version of each account. Not `accounts`: the accounts service owns a table of that name.
+CREATE TABLE known_accounts (
     account_sid       text        PRIMARY KEY,
     version           integer     NOT NULL,
     billing_mode      text        NOT NULL,
