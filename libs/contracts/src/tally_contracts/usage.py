@@ -17,6 +17,7 @@ from pydantic import (
     field_validator,
 )
 
+from tally_contracts.decimals import plain_decimal
 from tally_contracts.envelope import AccountSid, Envelope, UtcDatetime
 from tally_contracts.errors import FieldError
 
@@ -151,7 +152,7 @@ class UsageEvent(BaseModel):
 
     def wire_quantity(self) -> str:
         """The quantity as the canonical decimal string stored and forwarded downstream."""
-        return format(self.quantity.normalize(), "f")
+        return plain_decimal(self.quantity)
 
 
 def read_json(raw: bytes | str) -> Any:

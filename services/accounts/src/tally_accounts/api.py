@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tally_contracts.accounts import AccountStatus, BillingMode
+from tally_runtime.clock import Clock
 from tally_runtime.http import AccountSidPath, DatabasePool
 from tally_runtime.problems import PROBLEM_JSON, Problem, ProblemError
 
@@ -64,12 +65,12 @@ class AccountPublic(BaseModel):
         return cls(**vars(account))
 
 
-def _clock(request: Request) -> handlers.Clock:
-    clock: handlers.Clock = request.app.state.clock
+def _clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
     return clock
 
 
-Clock = Annotated[handlers.Clock, Depends(_clock)]
+RequestClock = Annotated[Clock, Depends(_clock)]
 """The clock the composition root put on `app.state.clock`."""
 
 
@@ -78,7 +79,9 @@ Clock = Annotated[handlers.Clock, Depends(_clock)]
     status_code=status.HTTP_201_CREATED,
     responses={422: _PROBLEM},
 )
-async def create_account(body: AccountCreate, pool: DatabasePool, clock: Clock) -> AccountPublic:
+async def create_account(
+    body: AccountCreate, pool: DatabasePool, clock: RequestClock
+) -> AccountPublic:
     """Open a trial account; its first state is published on `accounts.state.v1`."""
     account = await handlers.create_account(NewAccount(**body.model_dump()), pool=pool, clock=clock)
     return AccountPublic.of(account)

@@ -2,11 +2,11 @@
 
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from tally_runtime.clock import Clock, utc_now
 from tally_runtime.http import health_router
 from tally_runtime.kafka import make_broker
 from tally_runtime.lifecycle import migrated_database, running_broker
@@ -15,18 +15,12 @@ from tally_runtime.telemetry import configure_tracing
 
 from tally_accounts.api import router
 from tally_accounts.config import Settings
-from tally_accounts.handlers import Clock
 
 SERVICE = "accounts"
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
-def wall_clock() -> datetime:
-    """The current UTC instant."""
-    return datetime.now(UTC)
-
-
-def create_app(settings: Settings | None = None, *, clock: Clock = wall_clock) -> FastAPI:
+def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> FastAPI:
     """The accounts service as an ASGI app; its lifespan runs the database, broker and relay."""
     settings = settings or Settings()
     provider = configure_tracing(SERVICE, settings)

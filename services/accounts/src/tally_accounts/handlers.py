@@ -1,11 +1,9 @@
 """Use cases of the accounts service: each change and its AccountState event in one transaction."""
 
-from collections.abc import Callable
-from datetime import datetime
-
 import asyncpg
 from tally_contracts.topics import ACCOUNT_STATE
 from tally_runtime import outbox
+from tally_runtime.clock import Clock
 
 from tally_accounts import repository
 from tally_accounts.domain import (
@@ -15,8 +13,6 @@ from tally_accounts.domain import (
     open_trial_account,
     state_event,
 )
-
-Clock = Callable[[], datetime]
 
 
 async def create_account(request: NewAccount, *, pool: asyncpg.Pool, clock: Clock) -> Account:

@@ -10,8 +10,8 @@ from tally_gateway import handlers
 from tally_gateway.dependencies import (
     Accounts,
     Broker,
-    Clock,
     OwnAccountSid,
+    RequestClock,
     SettingsDep,
     ops_caller,
 )
@@ -63,7 +63,7 @@ async def get_account(sid: OwnAccountSid, accounts: Accounts) -> AccountPublic:
     responses=_problems(401, 404, 422, 503),
 )
 async def post_usage(
-    sid: OwnAccountSid, body: UsageBatch, broker: Broker, clock: Clock
+    sid: OwnAccountSid, body: UsageBatch, broker: Broker, clock: RequestClock
 ) -> UsageAccepted:
     """Accept up to 1,000 usage events; answers once every valid one is durably in Kafka."""
     usage = await handlers.forward_usage(body.events, account_sid=sid, broker=broker, now=clock())

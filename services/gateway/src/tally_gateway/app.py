@@ -1,14 +1,14 @@
 """The gateway's composition root: settings, tracing, database, broker, HTTP client, routes."""
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from tally_runtime.clock import Clock, utc_now
 from tally_runtime.http import health_router
 from tally_runtime.kafka import make_broker
 from tally_runtime.lifecycle import migrated_database, running_broker
@@ -23,14 +23,7 @@ SERVICE = "gateway"
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
-def wall_clock() -> datetime:
-    """The current UTC instant."""
-    return datetime.now(UTC)
-
-
-def create_app(
-    settings: Settings | None = None, *, clock: Callable[[], datetime] = wall_clock
-) -> FastAPI:
+def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> FastAPI:
     """The gateway as an ASGI app; its lifespan opens the database, broker and upstream client."""
     settings = settings or Settings()
     provider = configure_tracing(SERVICE, settings)

@@ -4,8 +4,6 @@
 account: every `/v1/Accounts/{sid}/...` route depends on it.
 """
 
-from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -13,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.http import HTTPBase
 from faststream.kafka import KafkaBroker
 from starlette.exceptions import HTTPException
+from tally_runtime.clock import Clock
 from tally_runtime.http import DatabasePool
 
 from tally_gateway import handlers
@@ -36,15 +35,15 @@ def _accounts(request: Request) -> AccountsClient:
     return accounts
 
 
-def _clock(request: Request) -> Callable[[], datetime]:
-    clock: Callable[[], datetime] = request.app.state.clock
+def _clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
     return clock
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
 Broker = Annotated[KafkaBroker, Depends(_broker)]
 Accounts = Annotated[AccountsClient, Depends(_accounts)]
-Clock = Annotated[Callable[[], datetime], Depends(_clock)]
+RequestClock = Annotated[Clock, Depends(_clock)]
 
 _account_credentials = HTTPBase(
     scheme="basic",

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, PlainSerializer
 from tally_contracts.accounts import AccountStatus, BillingMode
+from tally_contracts.decimals import plain_decimal
 from tally_contracts.usage import UsageCategory
 from tally_runtime.account_states import known_account
 from tally_runtime.http import AccountSidPath, DatabasePool
@@ -21,15 +22,10 @@ router = APIRouter()
 _PROBLEM: dict[str, Any] = {"model": Problem, "content": {PROBLEM_JSON: {}}}
 
 
-def _decimal_text(value: Decimal) -> str:
-    # Canonical form: 0.175000 from NUMERIC(20,6) reads "0.175", 100.000000 reads "100".
-    return format(value.normalize(), "f")
-
-
-Money = Annotated[Decimal, PlainSerializer(_decimal_text, return_type=str)]
+Money = Annotated[Decimal, PlainSerializer(plain_decimal, return_type=str)]
 """A USD amount at full precision, as a decimal string."""
 
-Quantity = Annotated[Decimal, PlainSerializer(_decimal_text, return_type=str)]
+Quantity = Annotated[Decimal, PlainSerializer(plain_decimal, return_type=str)]
 
 
 class ChargePublic(BaseModel):

@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from tally_runtime.account_states import ACCOUNT_STATE_MIGRATIONS
+from tally_runtime.clock import Clock, utc_now
 from tally_runtime.http import health_router
 from tally_runtime.kafka import make_broker
 from tally_runtime.lifecycle import migrated_database, running_broker
@@ -15,7 +16,6 @@ from tally_runtime.telemetry import configure_tracing
 
 from tally_invoicing.api import router
 from tally_invoicing.config import InvoicingSettings
-from tally_invoicing.domain import Clock, utc_now
 from tally_invoicing.subscribers import register_subscribers
 
 SERVICE = "invoicing"

@@ -1,9 +1,9 @@
 """Rating and charging: pure rules over plain data, Decimal money, an explicit clock."""
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from tally_contracts.balances import BalanceChanged
@@ -18,13 +18,6 @@ CHARGE_PRECISION = Decimal("0.000001")
 
 RateCard = Mapping[UsageCategory, Decimal]
 """The flat price of one unit of each usage category, in USD."""
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    """The wall clock, as a UTC instant."""
-    return datetime.now(UTC)
 
 
 class NoRateError(LookupError):

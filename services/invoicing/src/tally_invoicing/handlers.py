@@ -8,6 +8,7 @@ from tally_contracts.balances import BalanceChanged
 from tally_contracts.topics import BALANCE_CHANGED
 from tally_contracts.usage import UsageRecorded
 from tally_runtime import inbox, outbox
+from tally_runtime.clock import Clock
 
 from tally_invoicing import domain, repository
 
@@ -16,7 +17,7 @@ CHARGE_USAGE = "invoicing.charge-usage"
 
 
 async def charge_usage(
-    usage: UsageRecorded, *, pool: asyncpg.Pool, clock: domain.Clock
+    usage: UsageRecorded, *, pool: asyncpg.Pool, clock: Clock
 ) -> BalanceChanged | None:
     """Rate recorded usage, charge it and draw down the balance; None if already applied."""
     async with pool.acquire() as conn, conn.transaction():

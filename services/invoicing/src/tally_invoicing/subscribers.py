@@ -6,12 +6,12 @@ from faststream.kafka.annotations import KafkaMessage
 from tally_contracts.topics import USAGE_RECORDED
 from tally_contracts.usage import UsageRecorded
 from tally_runtime.account_states import subscribe_account_states
+from tally_runtime.clock import Clock
 from tally_runtime.consuming import exactly_once, parse_or_skip
 from tally_runtime.failpoints import AFTER_DB_COMMIT, crash_if_armed
 
 from tally_invoicing import handlers
 from tally_invoicing.config import InvoicingSettings
-from tally_invoicing.domain import Clock
 
 
 def register_subscribers(

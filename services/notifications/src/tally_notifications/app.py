@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from tally_runtime.account_states import ACCOUNT_STATE_MIGRATIONS
+from tally_runtime.clock import Clock, utc_now
 from tally_runtime.http import health_router
 from tally_runtime.kafka import make_broker
 from tally_runtime.lifecycle import migrated_database, running_broker
@@ -15,7 +16,6 @@ from tally_runtime.telemetry import configure_tracing
 
 from tally_notifications.api import router
 from tally_notifications.config import NotificationsSettings
-from tally_notifications.domain import Clock, utc_now
 from tally_notifications.subscribers import register_subscribers
 
 SERVICE = "notifications"

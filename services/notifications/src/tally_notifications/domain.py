@@ -3,18 +3,11 @@
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from tally_contracts.envelope import Envelope
 from tally_runtime.account_states import KnownAccount
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    """The wall clock, as a UTC instant."""
-    return datetime.now(UTC)
 
 
 class Outcome(StrEnum):

@@ -4,6 +4,7 @@ import asyncpg
 from tally_contracts.envelope import Envelope
 from tally_runtime import inbox
 from tally_runtime.account_states import known_account
+from tally_runtime.clock import Clock
 
 from tally_notifications import domain, repository
 
@@ -12,7 +13,7 @@ DECIDE = "notifications.decide"
 
 
 async def decide_notification(
-    event: Envelope, *, pool: asyncpg.Pool, clock: domain.Clock
+    event: Envelope, *, pool: asyncpg.Pool, clock: Clock
 ) -> domain.RecordedDecision | None:
     """Decide whether `event` leads to a notification and keep the decision; None if seen."""
     async with pool.acquire() as conn, conn.transaction():

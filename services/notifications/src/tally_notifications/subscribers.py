@@ -6,12 +6,12 @@ from faststream.kafka.annotations import KafkaMessage
 from tally_contracts.balances import BalanceChanged
 from tally_contracts.topics import BALANCE_CHANGED
 from tally_runtime.account_states import subscribe_account_states
+from tally_runtime.clock import Clock
 from tally_runtime.consuming import exactly_once, parse_or_skip
 from tally_runtime.failpoints import AFTER_DB_COMMIT, crash_if_armed
 
 from tally_notifications import handlers
 from tally_notifications.config import NotificationsSettings
-from tally_notifications.domain import Clock
 
 
 def register_subscribers(

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
+from tally_contracts.decimals import plain_decimal
 from tally_contracts.errors import FieldError
 from tally_runtime.http import AccountSidPath, DatabasePool
 
@@ -13,7 +14,6 @@ from tally_usage.domain import (
     KEPT_IDENTITY_CHARS,
     EventHistory,
     ReceiptStatus,
-    decimal_text,
     receipt_errors,
     receipt_status,
 )
@@ -108,5 +108,5 @@ async def usage_summary(sid: AccountSidPath, pool: DatabasePool) -> UsageSummary
         account_sid=sid,
         events=sum(total.events for total in totals),
         events_by_category={total.category: total.events for total in totals},
-        quantity_by_category={total.category: decimal_text(total.quantity) for total in totals},
+        quantity_by_category={total.category: plain_decimal(total.quantity) for total in totals},
     )

@@ -2,11 +2,11 @@
 
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from tally_runtime.clock import Clock, utc_now
 from tally_runtime.http import health_router
 from tally_runtime.kafka import make_broker
 from tally_runtime.lifecycle import migrated_database, running_broker
@@ -15,19 +15,13 @@ from tally_runtime.telemetry import configure_tracing
 
 from tally_usage.api import router
 from tally_usage.config import UsageSettings
-from tally_usage.domain import Clock
 from tally_usage.subscribers import register_subscribers
 
 SERVICE = "usage"
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
-def wall_clock() -> datetime:
-    """The current UTC instant."""
-    return datetime.now(UTC)
-
-
-def create_app(settings: UsageSettings | None = None, *, clock: Clock = wall_clock) -> FastAPI:
+def create_app(settings: UsageSettings | None = None, *, clock: Clock = utc_now) -> FastAPI:
     """The whole service: consuming `usage.events.v1`, relaying its outbox, serving its API."""
     settings = settings or UsageSettings()
     provider = configure_tracing(SERVICE, settings)

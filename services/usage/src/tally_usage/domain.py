@@ -2,7 +2,6 @@
 
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -12,9 +11,6 @@ from typing import Literal
 from pydantic import ValidationError
 from tally_contracts.errors import FieldError, field_errors
 from tally_contracts.usage import UsageEvent, UsageRecorded, UsageRejected, parse_usage_event
-
-Clock = Callable[[], datetime]
-"""Returns the current UTC instant; handlers take one so tests can fix time."""
 
 UNKNOWN_KEY = "unknown"
 """The Kafka key of a dead letter whose source message had no key."""
@@ -182,11 +178,6 @@ def dead_letter(
         errors=errors,
         reason=reason,
     )
-
-
-def decimal_text(value: Decimal) -> str:
-    """A quantity as a plain decimal string without exponent or trailing zeros."""
-    return format(value.normalize(), "f")
 
 
 class ReceiptStatus(StrEnum):

@@ -7,13 +7,13 @@ import asyncpg
 from tally_contracts.topics import USAGE_RECORDED, USAGE_REJECTED
 from tally_contracts.usage import UsageEvent
 from tally_runtime import inbox, outbox
+from tally_runtime.clock import Clock
 from tally_runtime.database import Connection
 
 from tally_usage import repository
 from tally_usage.domain import (
     UNKNOWN_KEY,
     CategoryTotal,
-    Clock,
     EventHistory,
     InvalidUsage,
     Outcome,

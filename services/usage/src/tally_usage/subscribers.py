@@ -4,11 +4,12 @@ import asyncpg
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from tally_contracts.topics import USAGE_EVENTS
+from tally_runtime.clock import Clock
 from tally_runtime.consuming import exactly_once
 from tally_runtime.failpoints import AFTER_DB_COMMIT, crash_if_armed
 
 from tally_usage.config import UsageSettings
-from tally_usage.domain import Clock, RawUsageMessage
+from tally_usage.domain import RawUsageMessage
 from tally_usage.handlers import record_usage
 
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from tally_contracts.decimals import plain_decimal
 from tally_contracts.errors import FieldError
 from tally_contracts.usage import UsageEvent
 from tally_usage.domain import (
@@ -17,7 +18,6 @@ from tally_usage.domain import (
     canonical_payload,
     classify,
     dead_letter,
-    decimal_text,
     payload_hash,
     receipt_errors,
     receipt_status,
@@ -219,4 +219,4 @@ def test_given_a_conflict_or_rejection_then_the_receipt_says_why() -> None:
     ("total", "text"), [("12.500000", "12.5"), ("1E+2", "100"), ("0.000", "0"), ("7", "7")]
 )
 def test_quantities_read_as_plain_decimal_strings(total: str, text: str) -> None:
-    assert decimal_text(Decimal(total)) == text
+    assert plain_decimal(Decimal(total)) == text
