@@ -196,6 +196,9 @@ class UsageRejected(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     type: Literal["usage.rejected"] = "usage.rejected"
+    letter_id: str = Field(
+        description="derived from the rejected record (position and bytes): one id, one rejection"
+    )
     rejected_at: UtcDatetime
     source_topic: str
     source_partition: int

@@ -2,6 +2,7 @@
 
 import logging
 
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 from faststream.kafka import KafkaBroker
@@ -27,6 +28,23 @@ def make_broker(
         # "Received"/"Processed" per message would drown the logs at thousands of events/s.
         log_level=logging.DEBUG,
         middlewares=[KafkaTelemetryMiddleware(tracer_provider=tracer_provider)],
+    )
+
+
+def make_producer(service_name: str, settings: ServiceSettings) -> AIOKafkaProducer:
+    """A producer whose sends wait for every in-sync replica and keep their order on retry.
+
+    Idempotence makes the broker drop a retried batch it already has and keep one key's
+    records in send order; lingering a few milliseconds fills batches at high rates.
+    """
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id=f"tally-{service_name}",
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        max_batch_size=512 * 1024,
+        max_request_size=4 * 1024 * 1024,
     )
 
 

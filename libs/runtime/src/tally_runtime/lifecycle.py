@@ -2,21 +2,30 @@
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
 import asyncpg
 from faststream.kafka import KafkaBroker
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
 from tally_contracts.topics import ALL_TOPICS
 
+from tally_runtime.clock import Clock, utc_now
+from tally_runtime.consumer import BatchConsumer, Subscription
 from tally_runtime.database import apply_migrations, create_pool, ensure_database
-from tally_runtime.kafka import ensure_topics
+from tally_runtime.kafka import ensure_topics, make_producer
 from tally_runtime.outbox import OutboxRelay
 from tally_runtime.retries import with_backoff
 from tally_runtime.settings import ServiceSettings
 
+log = logging.getLogger(__name__)
+
 STARTUP_WAIT_SECONDS = 60.0
 """How long a starting service waits for Kafka and PostgreSQL (containers start in any order)."""
+
+RESTART_DELAY_SECONDS = 1.0
 
 
 @contextlib.asynccontextmanager
@@ -38,22 +47,63 @@ async def migrated_database(
         await pool.close()
 
 
+async def _supervised(name: str, run: Callable[[], Awaitable[None]]) -> None:
+    # The engine's loops only end by cancellation; anything else is logged and they start
+    # again, or the service would stay up, healthy-looking, consuming nothing.
+    while True:
+        try:
+            await run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s stopped unexpectedly; restarting it", name)
+            await asyncio.sleep(RESTART_DELAY_SECONDS)
+
+
+@contextlib.asynccontextmanager
+async def running_engine(
+    service_name: str,
+    settings: ServiceSettings,
+    pool: asyncpg.Pool,
+    subscriptions: Sequence[Subscription] = (),
+    *,
+    clock: Clock = utc_now,
+) -> AsyncIterator[None]:
+    """Topics created, the outbox relayed and the subscriptions' batches consumed."""
+    await with_backoff(STARTUP_WAIT_SECONDS)(ensure_topics)(settings, ALL_TOPICS)
+    producer = make_producer(service_name, settings)
+    await with_backoff(STARTUP_WAIT_SECONDS)(producer.start)()
+    relay = OutboxRelay(pool, producer)
+    loops = [asyncio.create_task(_supervised("outbox relay", relay.run))]
+    if subscriptions:
+        consumer = BatchConsumer(settings, pool, subscriptions, clock=clock, on_commit=relay.wake)
+        loops.append(asyncio.create_task(_supervised("batch consumer", consumer.run)))
+    try:
+        yield
+    finally:
+        for loop in loops:
+            loop.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
+        await producer.stop()
+        _flush_spans()
+
+
+def _flush_spans() -> None:
+    # The exporter's queue is bounded and sent in the background: what a stopping service
+    # recorded last (the spans of its final batches) is written before the process ends.
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        provider.force_flush()
+
+
 @contextlib.asynccontextmanager
 async def running_broker(
     settings: ServiceSettings, broker: KafkaBroker, pool: asyncpg.Pool | None = None
 ) -> AsyncIterator[KafkaBroker]:
-    """Topics created, subscribers consuming and, given a pool, the outbox relayed.
-
-    Register subscribers before entering: consumers join their groups on start.
-    """
+    """Topics created and the broker started (the gateway's publisher, until it has its own)."""
     await with_backoff(STARTUP_WAIT_SECONDS)(ensure_topics)(settings, ALL_TOPICS)
     await broker.start()
-    relay = asyncio.create_task(OutboxRelay(pool, broker).run()) if pool else None
     try:
         yield broker
     finally:
-        if relay:
-            relay.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await relay
         await broker.stop()

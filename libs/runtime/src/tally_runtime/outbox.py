@@ -2,118 +2,163 @@
 
 import asyncio
 import contextlib
-import json
 import logging
+from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
-from faststream.kafka import KafkaBroker
+from aiokafka import AIOKafkaProducer
 from opentelemetry import propagate, trace
 from pydantic import BaseModel
 
 from tally_runtime.database import Connection
+from tally_runtime.records import TRACEPARENT, is_sampled
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
-_JSON_HEADERS = {"content-type": "application/json"}
+_CONTENT_TYPE = ("content-type", b"application/json")
 _RELAY_LOCK = 0x7A11_0B0C  # an arbitrary advisory-lock key that means "the outbox relay"
+_COLUMNS = ["topic", "key", "payload", "traceparent"]
+
+
+def current_traceparent() -> str | None:
+    """The W3C `traceparent` of the current span, if there is one."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get(TRACEPARENT)
+
+
+@dataclass
+class Outbox:
+    """The events one transaction will publish, written in one COPY just before it commits."""
+
+    rows: list[tuple[str, str, bytes, str | None]] = field(default_factory=list)
+
+    def add(self, topic: str, key: str, event: BaseModel, traceparent: str | None) -> None:
+        """Publish `event` under `key` once the transaction commits, in the given trace."""
+        self.rows.append((topic, key, event.model_dump_json().encode(), traceparent))
+
+    async def write(self, conn: Connection) -> int:
+        """Save the events inside the caller's transaction; returns how many."""
+        if self.rows:
+            await conn.copy_records_to_table("outbox", records=self.rows, columns=_COLUMNS)
+        return len(self.rows)
 
 
 async def enqueue(conn: Connection, topic: str, key: str, event: BaseModel) -> None:
     """Save `event` for publication; call it inside the transaction that makes it true.
 
-    The current trace context travels with the row so the relay's publish joins the trace
-    of the work that caused the event.
+    For work that is not a consumed batch (an HTTP request): the current trace travels with
+    the row, so the relay's publish joins the trace of the request that caused it.
     """
-    headers: dict[str, str] = {}
-    propagate.inject(headers)
-    await conn.execute(
-        "INSERT INTO outbox (topic, key, payload, headers) VALUES ($1, $2, $3, $4)",
-        topic,
-        key,
-        event.model_dump_json().encode(),
-        json.dumps(headers),
-    )
+    outbox = Outbox()
+    outbox.add(topic, key, event, current_traceparent())
+    await outbox.write(conn)
+
+
+def _headers(traceparent: str | None) -> list[tuple[str, bytes]]:
+    if traceparent is None:
+        return [_CONTENT_TYPE]
+    return [_CONTENT_TYPE, (TRACEPARENT, traceparent.encode())]
 
 
 class OutboxRelay:
-    """Publishes committed outbox rows to Kafka, at least once, then deletes them.
+    """Publishes committed outbox rows to Kafka, at least once and in id order, then deletes them.
 
-    One relay per database publishes at a time (a transaction-scoped advisory lock), in id
-    order, so replicas of a service never publish one account's events out of order. A
-    crash between the Kafka ack and the delete republishes, which consumers' inboxes absorb.
-    It wakes on the `outbox` NOTIFY and polls as a fallback.
+    One relay per database publishes at a time: it holds a session advisory lock, which the
+    server releases if the relay's connection dies, so a crashed replica never blocks the
+    others. Each round reads a batch outside any transaction, queues every send in id order
+    (the idempotent producer keeps that order per partition, retries included), awaits the
+    acks, then deletes exactly the rows it published. A crash between the acks and the delete
+    publishes those rows again; consumers absorb them by the events' natural keys.
     """
 
     def __init__(
         self,
         pool: asyncpg.Pool,
-        broker: KafkaBroker,
+        producer: AIOKafkaProducer,
         *,
-        batch_size: int = 500,
-        poll_interval: float = 1.0,
+        batch_size: int = 5000,
+        poll_interval: float = 0.1,
     ) -> None:
         self._pool = pool
-        self._broker = broker
+        self._producer = producer
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
 
-    async def run(self) -> None:
-        """Relay until cancelled."""
-        listener = await self._pool.acquire()
-        try:
-            # Inside the try: a relay cancelled while it starts listening must still give
-            # its connection back, or closing the pool waits for it forever.
-            await listener.add_listener("outbox", self._on_notify)
-            while True:
-                try:
-                    while await self.publish_pending() == self._batch_size:
-                        pass  # a full batch means more may be waiting
-                except Exception:
-                    # Kafka or PostgreSQL is away, or a send failed: the rows stay and the
-                    # next round retries them. Only cancellation may end the relay, or the
-                    # service would go on committing events that nobody publishes.
-                    log.exception("outbox relay will retry")
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll_interval)
-        finally:
-            with contextlib.suppress(Exception):
-                await listener.remove_listener("outbox", self._on_notify)
-            await self._pool.release(listener)
-
-    def _on_notify(self, *_: object) -> None:
+    def wake(self) -> None:
+        """Something was committed to the outbox: look now rather than at the next poll."""
         self._wake.set()
 
-    async def publish_pending(self) -> int:
+    async def run(self) -> None:
+        """Relay until cancelled, surviving any failure of Kafka or PostgreSQL."""
+        while True:
+            try:
+                async with self._pool.acquire() as lease:
+                    await self._relay_while_leader(lease)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The rows stay and the next round retries them. Only cancellation may end
+                # the relay, or the service would go on committing events nobody publishes.
+                log.exception("outbox relay will retry")
+                await asyncio.sleep(1.0)
+
+    async def _relay_while_leader(self, lease: Connection) -> None:
+        if not await lease.fetchval("SELECT pg_try_advisory_lock($1)", _RELAY_LOCK):
+            await asyncio.sleep(self._poll_interval * 10)  # another replica is relaying
+            return
+        try:
+            while True:
+                if await self.publish_pending(lease) < self._batch_size:
+                    await self._idle()
+        finally:
+            with contextlib.suppress(Exception):
+                await lease.execute("SELECT pg_advisory_unlock($1)", _RELAY_LOCK)
+
+    async def _idle(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+        self._wake.clear()
+
+    async def publish_pending(self, conn: Connection) -> int:
         """Publish one batch of pending rows and delete them; returns how many."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RELAY_LOCK):
-                return 0  # another replica is relaying; it will get these rows too
-            rows = await conn.fetch(
-                "SELECT id, topic, key, payload, headers FROM outbox ORDER BY id LIMIT $1",
-                self._batch_size,
-            )
-            if not rows:
-                return 0
-            # Sends are queued in row order, so one key's events keep their order.
-            await asyncio.gather(*(self._publish(row) for row in rows))
-            await conn.execute(
-                "DELETE FROM outbox WHERE id = ANY($1::bigint[])", [row["id"] for row in rows]
-            )
+        rows = await conn.fetch(
+            "SELECT id, topic, key, payload, traceparent FROM outbox ORDER BY id LIMIT $1",
+            self._batch_size,
+        )
+        if not rows:
+            return 0
+        # Queued one after another, in id order, and only then awaited: no concurrent sends
+        # that could reorder one key's events.
+        acks = [await self._send(row) for row in rows]
+        await asyncio.gather(*acks)
+        await conn.execute(
+            "DELETE FROM outbox WHERE id = ANY($1::bigint[])", [row["id"] for row in rows]
+        )
         return len(rows)
 
-    async def _publish(self, row: asyncpg.Record) -> None:
-        carried = json.loads(row["headers"])
-        with tracer.start_as_current_span(
-            f"{row['topic']} relay",
-            context=propagate.extract(carried),
-            kind=trace.SpanKind.INTERNAL,
-        ):
-            await self._broker.publish(
-                bytes(row["payload"]),
-                topic=row["topic"],
-                key=row["key"].encode(),
-                headers=dict(_JSON_HEADERS),
+    async def _send(self, row: asyncpg.Record) -> "asyncio.Future[Any]":
+        traceparent: str | None = row["traceparent"]
+        if not is_sampled(traceparent):
+            # The unsampled context still travels, so the next hop keeps the same decision.
+            ack: asyncio.Future[Any] = await self._producer.send(
+                row["topic"], row["payload"], key=row["key"].encode(), headers=_headers(traceparent)
             )
+            return ack
+        parent = propagate.extract({TRACEPARENT: traceparent})
+        with tracer.start_as_current_span(
+            f"{row['topic']} publish",
+            context=parent,
+            kind=trace.SpanKind.PRODUCER,
+            attributes={"messaging.system": "kafka", "messaging.destination.name": row["topic"]},
+        ):
+            ack = await self._producer.send(
+                row["topic"],
+                row["payload"],
+                key=row["key"].encode(),
+                headers=_headers(current_traceparent()),
+            )
+            return ack

@@ -40,7 +40,25 @@ class ServiceSettings(BaseSettings):
     http_port: int = 8000
     consumer_group: str = "tally"
     failpoint: str | None = Field(
-        None, description="crash with SIGKILL at this named point; for crash-recovery tests"
+        None,
+        description="crash with SIGKILL at this named point (`after-db-commit:<topic>`);"
+        " for crash-recovery tests",
+    )
+    trace_sample_ratio: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        validation_alias=AliasChoices("TALLY_TRACE_SAMPLE_RATIO", "trace_sample_ratio"),
+        description="share of new traces recorded; spans of a sampled parent always are",
+    )
+    batch_max_records: int = Field(
+        5000, gt=0, description="the most Kafka records one transaction applies"
+    )
+    batch_max_wait_ms: int = Field(
+        20, ge=0, description="how long the consumer waits for records when none are buffered"
+    )
+    poison_attempts: int = Field(
+        3, gt=0, description="tries of a record that fails for a reason a retry cannot fix"
     )
 
     @model_validator(mode="after")

@@ -9,7 +9,8 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 from tally_runtime.settings import ServiceSettings
 
@@ -44,17 +45,33 @@ def _one_line(span: ReadableSpan) -> str:
     return json.dumps(json.loads(_json_safe(span).to_json()), separators=(",", ":")) + "\n"
 
 
+EXPORT_QUEUE_SPANS = 8192
+"""Spans waiting for export; past that new ones are dropped rather than memory growing."""
+
+
+def _exporting(exporter: SpanExporter) -> BatchSpanProcessor:
+    return BatchSpanProcessor(
+        exporter, max_queue_size=EXPORT_QUEUE_SPANS, schedule_delay_millis=200
+    )
+
+
 def configure_tracing(service_name: str, settings: ServiceSettings) -> TracerProvider:
-    """Build the process's tracer provider and instrument PostgreSQL calls with it."""
-    provider = TracerProvider(resource=Resource.create({"service.name": f"tally-{service_name}"}))
+    """Build the process's tracer provider and instrument PostgreSQL calls with it.
+
+    New traces are recorded at `settings.trace_sample_ratio`; a span whose parent was
+    sampled (a request traced upstream) always is, so sampled traces stay whole.
+    """
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": f"tally-{service_name}"}),
+        sampler=ParentBased(TraceIdRatioBased(settings.trace_sample_ratio)),
+    )
     if settings.trace_dir is not None:
         Path(settings.trace_dir).mkdir(parents=True, exist_ok=True)
         # Line-buffered so a reader sees whole spans; one file per service avoids interleaving.
         out = (Path(settings.trace_dir) / f"{service_name}.jsonl").open("a", buffering=1)
-        exporter = ConsoleSpanExporter(out=out, formatter=_one_line)
-        provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=200))
+        provider.add_span_processor(_exporting(ConsoleSpanExporter(out=out, formatter=_one_line)))
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        provider.add_span_processor(_exporting(OTLPSpanExporter()))
     # The global provider serves libraries that look it up themselves; set once per process.
     if not isinstance(trace.get_tracer_provider(), TracerProvider):
         trace.set_tracer_provider(provider)

@@ -8,8 +8,7 @@ from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from tally_runtime.clock import Clock, utc_now
 from tally_runtime.http import health_router
-from tally_runtime.kafka import make_broker
-from tally_runtime.lifecycle import migrated_database, running_broker
+from tally_runtime.lifecycle import migrated_database, running_engine
 from tally_runtime.problems import install_problem_handlers
 from tally_runtime.telemetry import configure_tracing
 
@@ -21,17 +20,16 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> FastAPI:
-    """The accounts service as an ASGI app; its lifespan runs the database, broker and relay."""
+    """The accounts service as an ASGI app; its lifespan runs the database and outbox relay."""
     settings = settings or Settings()
     provider = configure_tracing(SERVICE, settings)
-    broker = make_broker(SERVICE, settings, provider)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Accounts consumes nothing yet; the broker runs for the outbox relay's publishes.
+        # Accounts consumes nothing yet; the engine runs for the outbox relay's publishes.
         async with (
             migrated_database(settings, MIGRATIONS) as pool,
-            running_broker(settings, broker, pool),
+            running_engine(SERVICE, settings, pool, clock=clock),
         ):
             app.state.pool = pool
             yield

@@ -1,4 +1,4 @@
-"""Invoicing's composition root: settings, tracing, database, broker, subscribers, routes."""
+"""Invoicing's composition root: settings, tracing, database, batch consumer, routes."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,14 +9,13 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from tally_runtime.account_states import ACCOUNT_STATE_MIGRATIONS
 from tally_runtime.clock import Clock, utc_now
 from tally_runtime.http import health_router
-from tally_runtime.kafka import make_broker
-from tally_runtime.lifecycle import migrated_database, running_broker
+from tally_runtime.lifecycle import migrated_database, running_engine
 from tally_runtime.problems import install_problem_handlers
 from tally_runtime.telemetry import configure_tracing
 
 from tally_invoicing.api import router
 from tally_invoicing.config import InvoicingSettings
-from tally_invoicing.subscribers import register_subscribers
+from tally_invoicing.subscribers import SUBSCRIPTIONS
 
 SERVICE = "invoicing"
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -28,15 +27,15 @@ def create_app(settings: InvoicingSettings | None = None, *, clock: Clock = utc_
     """The invoicing process: HTTP API, Kafka consumers and outbox relay, traced."""
     settings = settings or InvoicingSettings()
     provider = configure_tracing(SERVICE, settings)
-    broker = make_broker(SERVICE, settings, provider)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with migrated_database(settings, MIGRATIONS, projections=PROJECTIONS) as pool:
-            register_subscribers(broker, settings=settings, pool=pool, clock=clock)
-            async with running_broker(settings, broker, pool):
-                app.state.pool = pool
-                yield
+        async with (
+            migrated_database(settings, MIGRATIONS, projections=PROJECTIONS) as pool,
+            running_engine(SERVICE, settings, pool, SUBSCRIPTIONS, clock=clock),
+        ):
+            app.state.pool = pool
+            yield
 
     app = FastAPI(title="Tally invoicing (internal)", lifespan=lifespan)
     install_problem_handlers(app)

@@ -1,7 +1,8 @@
 """Rating and charging: pure rules over plain data, Decimal money, an explicit clock."""
 
 import hashlib
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -78,6 +79,31 @@ def charge_for(usage: UsageRecorded, rate_card: RateCard, now: datetime) -> Char
         usage_occurred_at=usage.usage_occurred_at,
         charged_at=now,
     )
+
+
+def balance_deltas(charges: Sequence[Charge]) -> dict[str, Decimal]:
+    """How much a batch of charges moves each account's balance in all."""
+    deltas: dict[str, Decimal] = defaultdict(Decimal)
+    for charge in charges:
+        deltas[charge.account_sid] += charge.balance_delta
+    return dict(deltas)
+
+
+def balance_changes(
+    charges: Sequence[Charge], final_balances: Mapping[str, Decimal]
+) -> list[BalanceChanged]:
+    """One fact per charge, each with the balance right after it, given where each ended.
+
+    The charges moved the balances in their order, so the balance after a charge is the final
+    balance less the charges of its account that came after it.
+    """
+    after_later_charges = dict(final_balances)
+    changes = []
+    for charge in reversed(charges):
+        changes.append(balance_changed(charge, after_later_charges[charge.account_sid]))
+        after_later_charges[charge.account_sid] -= charge.balance_delta
+    changes.reverse()
+    return changes
 
 
 def balance_changed(charge: Charge, balance: Decimal) -> BalanceChanged:

@@ -1,5 +1,7 @@
-"""Invoicing's use cases: each applies one event in one transaction, and is safe to run twice."""
+"""Invoicing's use cases: each applies a batch in the engine's transaction, safe to run twice."""
 
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -7,35 +9,66 @@ import asyncpg
 from tally_contracts.balances import BalanceChanged
 from tally_contracts.topics import BALANCE_CHANGED
 from tally_contracts.usage import UsageRecorded
-from tally_runtime import inbox, outbox
-from tally_runtime.clock import Clock
+from tally_runtime.database import Connection
+from tally_runtime.records import ConsumedRecord
+from tally_runtime.units import UnitOfWork
 
 from tally_invoicing import domain, repository
 
-CHARGE_USAGE = "invoicing.charge-usage"
-"""The inbox consumer name of `charge_usage`."""
+
+class CachedRateCard:
+    """The rate card, read from the database at most every `max_age` seconds, not per event."""
+
+    def __init__(self, max_age: float = 30.0) -> None:
+        self._max_age = max_age
+        self._card: domain.RateCard | None = None
+        self._loaded_at = 0.0
+
+    async def current(self, conn: Connection) -> domain.RateCard:
+        """The rate card, reloaded when it is older than `max_age` or was invalidated."""
+        if self._card is None or time.monotonic() - self._loaded_at > self._max_age:
+            self._card = await repository.load_rate_card(conn)
+            self._loaded_at = time.monotonic()
+        return self._card
+
+    def invalidate(self) -> None:
+        """Read the rate card again next time (a price was missing: it may have been added)."""
+        self._card = None
+
+
+RATE_CARD = CachedRateCard()
+"""The process's rate card: one service, one rate card."""
 
 
 async def charge_usage(
-    usage: UsageRecorded, *, pool: asyncpg.Pool, clock: Clock
-) -> BalanceChanged | None:
-    """Rate recorded usage, charge it and draw down the balance; None if already applied."""
-    async with pool.acquire() as conn, conn.transaction():
-        if not await inbox.first_delivery(conn, CHARGE_USAGE, usage.event_id):
-            return None
-        rate_card = await repository.load_rate_card(conn)
-        # Every account draws down for now; billing modes come next, and then an invoiced
-        # account's usage accumulates into its monthly invoice instead.
-        charge = domain.charge_for(usage, rate_card, clock())
-        if not await repository.insert_charge(conn, charge):
-            # The same usage arrived under another envelope id: it is charged already.
-            return None
-        balance = await repository.add_to_balance(
-            conn, charge.account_sid, charge.balance_delta, charge.charged_at
-        )
-        changed = domain.balance_changed(charge, balance)
-        await outbox.enqueue(conn, BALANCE_CHANGED, charge.account_sid, changed)
-        return changed
+    records: Sequence[ConsumedRecord], unit: UnitOfWork, *, rate_card: CachedRateCard = RATE_CARD
+) -> list[BalanceChanged]:
+    """Rate a batch of recorded usage, charge it and draw down the balances.
+
+    Safe to run twice: a charge's id is derived from its usage, so usage charged before
+    (redelivered, or republished by usage's relay) finds its charge and moves nothing.
+    """
+    usages = [UsageRecorded.model_validate_json(record.value) for record in records]
+    now = unit.clock()
+    prices = await rate_card.current(unit.conn)
+    by_id: dict[str, tuple[domain.Charge, ConsumedRecord]] = {}
+    try:
+        for usage, record in zip(usages, records, strict=True):
+            charge = domain.charge_for(usage, prices, now)
+            by_id.setdefault(charge.charge_id, (charge, record))
+    except domain.NoRateError:
+        rate_card.invalidate()
+        raise
+    new_ids = await repository.insert_charges(unit.conn, [charge for charge, _ in by_id.values()])
+    new = [(charge, record) for charge, record in by_id.values() if charge.charge_id in new_ids]
+    if not new:
+        return []
+    charges = [charge for charge, _ in new]
+    balances = await repository.add_to_balances(unit.conn, domain.balance_deltas(charges), now)
+    changes = domain.balance_changes(charges, balances)
+    for change, (_, record) in zip(changes, new, strict=True):
+        unit.publish(BALANCE_CHANGED, change.account_sid, change, cause=record)
+    return changes
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Invoicing's SQL and row mapping; no decisions are taken here."""
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -16,48 +17,57 @@ async def load_rate_card(conn: Connection) -> RateCard:
     return {UsageCategory(row["category"]): row["unit_price"] for row in rows}
 
 
-async def insert_charge(conn: Connection, charge: Charge) -> bool:
-    """Store `charge`; False when a charge with its id already exists."""
-    status = await conn.execute(
+async def insert_charges(conn: Connection, charges: Sequence[Charge]) -> set[str]:
+    """Store the charges whose id is not stored yet; returns the ids stored now."""
+    rows = await conn.fetch(
         """
         INSERT INTO charges (charge_id, account_sid, usage_event_id, category, quantity,
                              unit_price, amount, currency, usage_occurred_at, charged_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        SELECT charge_id, account_sid, usage_event_id, category, quantity, unit_price, amount,
+               $8, usage_occurred_at, $9
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[],
+                    $6::numeric[], $7::numeric[], $10::timestamptz[])
+            AS u(charge_id, account_sid, usage_event_id, category, quantity, unit_price, amount,
+                 usage_occurred_at)
         ON CONFLICT (charge_id) DO NOTHING
+        RETURNING charge_id
         """,
-        charge.charge_id,
-        charge.account_sid,
-        charge.usage_event_id,
-        charge.category.value,
-        charge.quantity,
-        charge.unit_price,
-        charge.amount,
+        [charge.charge_id for charge in charges],
+        [charge.account_sid for charge in charges],
+        [charge.usage_event_id for charge in charges],
+        [charge.category.value for charge in charges],
+        [charge.quantity for charge in charges],
+        [charge.unit_price for charge in charges],
+        [charge.amount for charge in charges],
         CURRENCY,
-        charge.usage_occurred_at,
-        charge.charged_at,
+        charges[0].charged_at if charges else None,
+        [charge.usage_occurred_at for charge in charges],
     )
-    return bool(status == "INSERT 0 1")
+    return {row["charge_id"] for row in rows}
 
 
-async def add_to_balance(
-    conn: Connection, account_sid: str, delta: Decimal, at: datetime
-) -> Decimal:
-    """Move the account's balance by `delta` (from 0 for a new account); returns the new one."""
-    # One statement, so concurrent charges of one account serialise on the row lock.
-    balance: Decimal = await conn.fetchval(
+async def add_to_balances(
+    conn: Connection, deltas: Mapping[str, Decimal], at: datetime
+) -> dict[str, Decimal]:
+    """Move each account's balance by its delta (from 0 for a new account); the new balances."""
+    # One statement; accounts in a fixed order so two replicas during a rebalance cannot
+    # deadlock on each other's rows.
+    sids = sorted(deltas)
+    rows = await conn.fetch(
         """
         INSERT INTO balances (account_sid, balance, currency, updated_at)
-        VALUES ($1, $2, $3, $4)
+        SELECT account_sid, delta, $3, $4 FROM unnest($1::text[], $2::numeric[])
+            AS u(account_sid, delta)
         ON CONFLICT (account_sid) DO UPDATE
             SET balance = balances.balance + EXCLUDED.balance, updated_at = EXCLUDED.updated_at
-        RETURNING balance
+        RETURNING account_sid, balance
         """,
-        account_sid,
-        delta,
+        sids,
+        [deltas[sid] for sid in sids],
         CURRENCY,
         at,
     )
-    return balance
+    return {row["account_sid"]: row["balance"] for row in rows}
 
 
 def _charge(row: asyncpg.Record) -> Charge:

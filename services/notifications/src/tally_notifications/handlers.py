@@ -1,30 +1,33 @@
-"""Notifications' use cases: each applies one event in one transaction, and is safe to run twice."""
+"""Notifications' use cases: each applies a batch in the engine's transaction, safe to run twice."""
+
+from collections.abc import Sequence
 
 import asyncpg
-from tally_contracts.envelope import Envelope
-from tally_runtime import inbox
-from tally_runtime.account_states import known_account
-from tally_runtime.clock import Clock
+from tally_contracts.balances import BalanceChanged
+from tally_runtime.account_states import known_accounts
+from tally_runtime.records import ConsumedRecord
+from tally_runtime.units import UnitOfWork
 
 from tally_notifications import domain, repository
 
-DECIDE = "notifications.decide"
-"""The inbox consumer name of `decide_notification`."""
 
+async def decide_notifications(
+    records: Sequence[ConsumedRecord], unit: UnitOfWork
+) -> list[domain.RecordedDecision]:
+    """Decide whether each balance change leads to a notification, and keep every decision.
 
-async def decide_notification(
-    event: Envelope, *, pool: asyncpg.Pool, clock: Clock
-) -> domain.RecordedDecision | None:
-    """Decide whether `event` leads to a notification and keep the decision; None if seen."""
-    async with pool.acquire() as conn, conn.transaction():
-        if not await inbox.first_delivery(conn, DECIDE, event.event_id):
-            return None
-        account = await known_account(conn, event.account_sid)
-        decision = domain.recorded(event, domain.decide(event, account), clock())
-        if not await repository.insert_decision(conn, decision):
-            # Reachable only if the inbox forgot the event: the decision kept first stands.
-            return None
-        return decision
+    Safe to run twice: a decision's id is derived from its event, so a redelivered event
+    finds its decision kept and changes nothing.
+    """
+    events = [BalanceChanged.model_validate_json(record.value) for record in records]
+    accounts = await known_accounts(unit.conn, [event.account_sid for event in events])
+    now = unit.clock()
+    decisions = [
+        domain.recorded(event, domain.decide(event, accounts.get(event.account_sid)), now)
+        for event in events
+    ]
+    await repository.insert_decisions(unit.conn, decisions)
+    return decisions
 
 
 async def list_decisions(

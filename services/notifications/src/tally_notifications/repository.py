@@ -1,29 +1,31 @@
 """Notifications' SQL and row mapping; no decisions are taken here."""
 
+from collections.abc import Sequence
+
 import asyncpg
 from tally_runtime.database import Connection
 
 from tally_notifications.domain import Outcome, RecordedDecision
 
 
-async def insert_decision(conn: Connection, decision: RecordedDecision) -> bool:
-    """Keep `decision`; False when a decision about the same event is kept already."""
-    status = await conn.execute(
+async def insert_decisions(conn: Connection, decisions: Sequence[RecordedDecision]) -> None:
+    """Keep each decision unless one about the same event is kept already (a redelivery)."""
+    await conn.execute(
         """
         INSERT INTO decisions (decision_id, source_event_id, account_sid, event_type, outcome,
                                reason, decided_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                             $6::text[], $7::timestamptz[])
         ON CONFLICT DO NOTHING
         """,
-        decision.decision_id,
-        decision.source_event_id,
-        decision.account_sid,
-        decision.event_type,
-        decision.outcome.value,
-        decision.reason,
-        decision.decided_at,
+        [decision.decision_id for decision in decisions],
+        [decision.source_event_id for decision in decisions],
+        [decision.account_sid for decision in decisions],
+        [decision.event_type for decision in decisions],
+        [decision.outcome.value for decision in decisions],
+        [decision.reason for decision in decisions],
+        [decision.decided_at for decision in decisions],
     )
-    return bool(status == "INSERT 0 1")
 
 
 def _decision(row: asyncpg.Record) -> RecordedDecision:

@@ -33,9 +33,14 @@ class RawUsageMessage:
     value: bytes
 
     @property
-    def message_id(self) -> str:
-        """The inbox id: a record's position is unique and stable across redeliveries."""
-        return f"{self.topic}:{self.partition}:{self.offset}"
+    def letter_id(self) -> str:
+        """The id of this message's dead letter: its position and bytes, stable on redelivery.
+
+        The bytes are part of it so a new message at the same position of a recreated topic
+        is rejected in its own right.
+        """
+        position = f"{self.topic}:{self.partition}:{self.offset}:".encode()
+        return "DL" + hashlib.sha256(position + self.value).hexdigest()[:32]
 
     @property
     def key_text(self) -> str | None:
@@ -121,13 +126,75 @@ def payload_hash(event: UsageEvent) -> str:
     return hashlib.sha256(canonical_payload(event).encode()).hexdigest()
 
 
-def classify(stored_hash: str | None, incoming_hash: str) -> Outcome:
-    """New (nothing stored under the id), duplicate (same payload) or conflict (different)."""
-    if stored_hash is None:
-        return Outcome.RECORDED
-    if stored_hash == incoming_hash:
+@dataclass(frozen=True)
+class AcceptedUsage:
+    """A valid event, the message that carried it and its payload hash."""
+
+    message: RawUsageMessage
+    event: UsageEvent
+    payload_hash: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """(account_sid, event_id): the event's identity, what deduplication is keyed by."""
+        return (self.event.account_sid, self.event.event_id)
+
+
+@dataclass(frozen=True)
+class StoredUsage:
+    """What is stored under an event's identity: the payload hash and the record it came from."""
+
+    payload_hash: str
+    source_partition: int | None
+    source_offset: int | None
+
+
+def stored_as(accepted: AcceptedUsage) -> StoredUsage:
+    """What storing `accepted` keeps under its identity."""
+    message = accepted.message
+    return StoredUsage(accepted.payload_hash, message.partition, message.offset)
+
+
+def classify_repeat(accepted: AcceptedUsage, stored: StoredUsage) -> Outcome:
+    """An event whose identity is stored already: the same record again, or a producer's repeat.
+
+    The same record delivered again (after a crash before the offset commit) is a redelivery
+    and changes nothing; another record with the same payload is a duplicate, with another
+    payload a conflict.
+    """
+    message = accepted.message
+    if (stored.source_partition, stored.source_offset) == (message.partition, message.offset):
+        return Outcome.REDELIVERED
+    if stored.payload_hash == accepted.payload_hash:
         return Outcome.DUPLICATE
     return Outcome.CONFLICT
+
+
+@dataclass
+class SortedBatch:
+    """A batch of messages sorted for storing: refused ones, first sightings and repeats."""
+
+    invalid: list[tuple[RawUsageMessage, InvalidUsage]] = field(default_factory=list)
+    firsts: list[AcceptedUsage] = field(default_factory=list)
+    repeats_in_batch: list[AcceptedUsage] = field(default_factory=list)
+
+
+def sort_batch(messages: list[RawUsageMessage], now: datetime) -> SortedBatch:
+    """Validate each message; of several with one identity, the first in order stands."""
+    batch = SortedBatch()
+    seen: set[tuple[str, str]] = set()
+    for message in messages:
+        verdict = validate_usage(message, now)
+        if isinstance(verdict, InvalidUsage):
+            batch.invalid.append((message, verdict))
+            continue
+        accepted = AcceptedUsage(message, verdict, payload_hash(verdict))
+        if accepted.key in seen:
+            batch.repeats_in_batch.append(accepted)
+        else:
+            seen.add(accepted.key)
+            batch.firsts.append(accepted)
+    return batch
 
 
 def recorded_event_id(account_sid: str, event_id: str) -> str:
@@ -169,6 +236,7 @@ def dead_letter(
 ) -> UsageRejected:
     """The dead letter for `message`: its original bytes, where it came from and why."""
     return UsageRejected(
+        letter_id=message.letter_id,
         rejected_at=now,
         source_topic=message.topic,
         source_partition=message.partition,

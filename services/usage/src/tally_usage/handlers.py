@@ -1,75 +1,121 @@
-"""Use cases: record one raw usage message exactly once; read receipts and usage totals."""
+"""Use cases: record a batch of raw usage exactly once; read receipts and usage totals."""
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
 from tally_contracts.topics import USAGE_RECORDED, USAGE_REJECTED
-from tally_contracts.usage import UsageEvent
-from tally_runtime import inbox, outbox
-from tally_runtime.clock import Clock
-from tally_runtime.database import Connection
+from tally_runtime.records import ConsumedRecord
+from tally_runtime.units import UnitOfWork
 
 from tally_usage import repository
 from tally_usage.domain import (
     UNKNOWN_KEY,
+    AcceptedUsage,
     CategoryTotal,
     EventHistory,
     InvalidUsage,
     Outcome,
     RawUsageMessage,
-    classify,
+    StoredUsage,
+    classify_repeat,
     conflict_error,
     dead_letter,
-    payload_hash,
+    sort_batch,
+    stored_as,
     usage_recorded,
-    validate_usage,
 )
 
-CONSUMER = "usage.record-usage"
-"""The inbox's name for this handler: it remembers which records it has applied."""
+Key = tuple[str, str]
+Causes = dict[int, ConsumedRecord]
+"""The record each message came from, by `id(message)`: what a published fact was caused by."""
 
 
-async def record_usage(message: RawUsageMessage, *, pool: asyncpg.Pool, clock: Clock) -> Outcome:
-    """Apply one record of `usage.events.v1` in one transaction; a redelivery changes nothing."""
-    now = clock()
-    verdict = validate_usage(message, now)
-    async with pool.acquire() as conn, conn.transaction():
-        if not await inbox.first_delivery(conn, CONSUMER, message.message_id):
-            return Outcome.REDELIVERED
-        if isinstance(verdict, InvalidUsage):
-            await _reject(conn, message, verdict, now)
-            return Outcome.REJECTED
-        return await _apply(conn, message, verdict, now)
+async def record_usage(records: Sequence[ConsumedRecord], unit: UnitOfWork) -> Counter[Outcome]:
+    """Apply a batch of `usage.events.v1`: store new events, count repeats, reject the rest.
+
+    Safe to run twice: every row is keyed by the event's identity or by the record that
+    carried it, so a redelivered batch finds its rows and publishes nothing again.
+    """
+    now = unit.clock()
+    messages = [RawUsageMessage(r.topic, r.partition, r.offset, r.key, r.value) for r in records]
+    causes = {id(message): record for message, record in zip(messages, records, strict=True)}
+    batch = sort_batch(messages, now)
+    outcomes: Counter[Outcome] = Counter()
+    outcomes[Outcome.REJECTED] = await _reject(unit, batch.invalid, causes, now)
+    inserted = await _store_new(unit, batch.firsts, causes, now)
+    outcomes[Outcome.RECORDED] = len(inserted)
+    repeats = [accepted for accepted in batch.firsts if accepted.key not in inserted]
+    repeats += batch.repeats_in_batch
+    if repeats:
+        stored = {a.key: stored_as(a) for a in batch.firsts if a.key in inserted}
+        outcomes.update(await _settle_repeats(unit, repeats, stored, causes, now))
+    return outcomes
 
 
 async def _reject(
-    conn: Connection, message: RawUsageMessage, invalid: InvalidUsage, now: datetime
-) -> None:
-    letter = dead_letter(message, invalid.errors, now)
-    await repository.insert_rejections(conn, [(invalid, letter)])
-    await outbox.enqueue(conn, USAGE_REJECTED, message.key_text or UNKNOWN_KEY, letter)
+    unit: UnitOfWork,
+    invalid: list[tuple[RawUsageMessage, InvalidUsage]],
+    causes: Causes,
+    now: datetime,
+) -> int:
+    letters = [(message, bad, dead_letter(message, bad.errors, now)) for message, bad in invalid]
+    new = await repository.insert_rejections(unit.conn, [(bad, ltr) for _, bad, ltr in letters])
+    for message, _, letter in letters:
+        if letter.letter_id in new:
+            key = message.key_text or UNKNOWN_KEY
+            unit.publish(USAGE_REJECTED, key, letter, cause=causes[id(message)])
+    return len(letters)
 
 
-async def _apply(
-    conn: Connection, message: RawUsageMessage, event: UsageEvent, now: datetime
-) -> Outcome:
-    key = (event.account_sid, event.event_id)
-    incoming_hash = payload_hash(event)
-    stored = await repository.payload_hashes(conn, [key])
-    outcome = classify(stored.get(key), incoming_hash)
-    if outcome is Outcome.RECORDED:
-        # A concurrent insert of the same key (only during a rebalance) fails this transaction;
-        # the message is retried and then classified against the stored row.
-        await repository.insert_events(conn, [(event, incoming_hash)], now)
-        await outbox.enqueue(conn, USAGE_RECORDED, event.account_sid, usage_recorded(event, now))
-    elif outcome is Outcome.DUPLICATE:
-        await repository.count_duplicates(conn, [key])
-    else:
-        letter = dead_letter(message, [conflict_error(event.event_id)], now, reason="conflict")
-        await repository.insert_conflicts(conn, [(event, incoming_hash, letter)])
-        await outbox.enqueue(conn, USAGE_REJECTED, event.account_sid, letter)
-    return outcome
+async def _store_new(
+    unit: UnitOfWork, firsts: list[AcceptedUsage], causes: Causes, now: datetime
+) -> set[Key]:
+    inserted = await repository.insert_new_events(unit.conn, firsts, now)
+    for accepted in firsts:
+        if accepted.key in inserted:
+            recorded = usage_recorded(accepted.event, now)
+            cause = causes[id(accepted.message)]
+            unit.publish(USAGE_RECORDED, recorded.account_sid, recorded, cause=cause)
+    return inserted
+
+
+async def _settle_repeats(
+    unit: UnitOfWork,
+    repeats: list[AcceptedUsage],
+    stored: dict[Key, StoredUsage],
+    causes: Causes,
+    now: datetime,
+) -> Counter[Outcome]:
+    """Tell redeliveries from producers' duplicates and conflicts, and keep each repeat once."""
+    missing = [accepted.key for accepted in repeats if accepted.key not in stored]
+    stored = stored | await repository.stored_usage(unit.conn, missing)
+    outcomes: Counter[Outcome] = Counter()
+    duplicates, conflicts = [], []
+    for accepted in repeats:
+        outcome = classify_repeat(accepted, stored[accepted.key])
+        outcomes[outcome] += 1
+        if outcome is Outcome.DUPLICATE:
+            duplicates.append(accepted)
+        elif outcome is Outcome.CONFLICT:
+            conflicts.append(accepted)
+    await repository.insert_duplicates(unit.conn, duplicates, now)
+    letters = [
+        (
+            accepted,
+            dead_letter(
+                accepted.message, [conflict_error(accepted.event.event_id)], now, reason="conflict"
+            ),
+        )
+        for accepted in conflicts
+    ]
+    new = await repository.insert_conflicts(unit.conn, letters)
+    for accepted, letter in letters:
+        if letter.letter_id in new:
+            cause = causes[id(accepted.message)]
+            unit.publish(USAGE_REJECTED, accepted.event.account_sid, letter, cause=cause)
+    return outcomes
 
 
 async def event_histories(

@@ -1,6 +1,6 @@
 """SQL for usage events, conflicts and rejections; row mapping only, no decisions.
 
-Writes take sequences so the per-message handler and a later batch handler share them.
+Writes take a whole batch and make one round trip each (`unnest` of arrays).
 """
 
 import json
@@ -8,10 +8,16 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from tally_contracts.errors import FieldError
-from tally_contracts.usage import UsageEvent, UsageRejected
+from tally_contracts.usage import UsageRejected
 from tally_runtime.database import Connection
 
-from tally_usage.domain import CategoryTotal, EventHistory, InvalidUsage
+from tally_usage.domain import (
+    AcceptedUsage,
+    CategoryTotal,
+    EventHistory,
+    InvalidUsage,
+    StoredUsage,
+)
 
 EventKey = tuple[str, str]
 """(account_sid, event_id): the identity of a usage event."""
@@ -29,105 +35,142 @@ def _errors_json(errors: Sequence[FieldError]) -> str:
     )
 
 
-async def payload_hashes(conn: Connection, keys: Sequence[EventKey]) -> dict[EventKey, str]:
-    """The stored payload hash of each of `keys` that is already recorded."""
+async def insert_new_events(
+    conn: Connection, accepted: Sequence[AcceptedUsage], recorded_at: datetime
+) -> set[EventKey]:
+    """Store the events whose identity is not stored yet; returns the identities stored now.
+
+    One statement for the whole batch; an identity stored already (by an earlier record, or
+    by this very record before a crash) is left as it was.
+    """
+    if not accepted:
+        return set()
     rows = await conn.fetch(
-        "SELECT e.account_sid, e.event_id, e.payload_hash"
+        "INSERT INTO usage_events (account_sid, event_id, category, quantity, occurred_at,"
+        " phone_number, number_type, attributes, payload_hash, recorded_at, source_partition,"
+        " source_offset)"
+        " SELECT account_sid, event_id, category, quantity::numeric, occurred_at, phone_number,"
+        "   number_type, attributes::jsonb, payload_hash, $10, source_partition, source_offset"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],"
+        "   $6::text[], $7::text[], $8::text[], $9::text[], $11::int[], $12::bigint[])"
+        "   AS u(account_sid, event_id, category, quantity, occurred_at, phone_number,"
+        "        number_type, attributes, payload_hash, source_partition, source_offset)"
+        " ON CONFLICT (account_sid, event_id) DO NOTHING"
+        " RETURNING account_sid, event_id",
+        [a.event.account_sid for a in accepted],
+        [a.event.event_id for a in accepted],
+        [a.event.category.value for a in accepted],
+        [a.event.wire_quantity() for a in accepted],
+        [a.event.occurred_at for a in accepted],
+        [a.event.phone_number for a in accepted],
+        [a.event.number_type.value if a.event.number_type else None for a in accepted],
+        [_attributes_json(a.event.attributes) for a in accepted],
+        [a.payload_hash for a in accepted],
+        recorded_at,
+        [a.message.partition for a in accepted],
+        [a.message.offset for a in accepted],
+    )
+    return {(row["account_sid"], row["event_id"]) for row in rows}
+
+
+def _attributes_json(attributes: dict[str, str]) -> str:
+    if not attributes:
+        return "{}"
+    return json.dumps({_storable(k): _storable(v) for k, v in attributes.items()})
+
+
+async def stored_usage(conn: Connection, keys: Sequence[EventKey]) -> dict[EventKey, StoredUsage]:
+    """The payload hash and source record stored under each of `keys` that is stored."""
+    if not keys:
+        return {}
+    rows = await conn.fetch(
+        "SELECT e.account_sid, e.event_id, e.payload_hash, e.source_partition, e.source_offset"
         " FROM usage_events e"
         " JOIN unnest($1::text[], $2::text[]) AS k(account_sid, event_id)"
         "   USING (account_sid, event_id)",
         [sid for sid, _ in keys],
         [event_id for _, event_id in keys],
     )
-    return {(row["account_sid"], row["event_id"]): row["payload_hash"] for row in rows}
+    return {
+        (row["account_sid"], row["event_id"]): StoredUsage(
+            row["payload_hash"], row["source_partition"], row["source_offset"]
+        )
+        for row in rows
+    }
 
 
-async def insert_events(
-    conn: Connection, events: Sequence[tuple[UsageEvent, str]], recorded_at: datetime
+async def insert_duplicates(
+    conn: Connection, duplicates: Sequence[AcceptedUsage], detected_at: datetime
 ) -> None:
-    """Store new events with their payload hashes."""
-    await conn.executemany(
-        "INSERT INTO usage_events (account_sid, event_id, category, quantity, occurred_at,"
-        " phone_number, number_type, attributes, payload_hash, recorded_at)"
-        " VALUES ($1, $2, $3, $4::numeric, $5, $6, $7, $8::jsonb, $9, $10)",
-        [
-            (
-                event.account_sid,
-                event.event_id,
-                event.category.value,
-                event.wire_quantity(),
-                event.occurred_at,
-                event.phone_number,
-                event.number_type.value if event.number_type else None,
-                json.dumps({_storable(k): _storable(v) for k, v in event.attributes.items()}),
-                payload_hash,
-                recorded_at,
-            )
-            for event, payload_hash in events
-        ],
-    )
-
-
-async def count_duplicates(conn: Connection, keys: Sequence[EventKey]) -> None:
-    """Count one more ignored repeat for each of `keys` (a key may appear several times)."""
+    """Keep each repeat of a recorded payload once, by the record that carried it."""
+    if not duplicates:
+        return
     await conn.execute(
-        "UPDATE usage_events e SET duplicates = e.duplicates + k.repeats"
-        " FROM (SELECT account_sid, event_id, count(*) AS repeats"
-        "       FROM unnest($1::text[], $2::text[]) AS u(account_sid, event_id)"
-        "       GROUP BY account_sid, event_id) AS k"
-        " WHERE e.account_sid = k.account_sid AND e.event_id = k.event_id",
-        [sid for sid, _ in keys],
-        [event_id for _, event_id in keys],
+        "INSERT INTO usage_duplicates (account_sid, event_id, source_partition, source_offset,"
+        " detected_at)"
+        " SELECT *, $5 FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[])"
+        " ON CONFLICT DO NOTHING",
+        [a.event.account_sid for a in duplicates],
+        [a.event.event_id for a in duplicates],
+        [a.message.partition for a in duplicates],
+        [a.message.offset for a in duplicates],
+        detected_at,
     )
 
 
 async def insert_conflicts(
-    conn: Connection, conflicts: Sequence[tuple[UsageEvent, str, UsageRejected]]
-) -> None:
-    """Keep each conflicting repeat (event, its payload hash, its dead letter) for support."""
-    await conn.executemany(
+    conn: Connection, conflicts: Sequence[tuple[AcceptedUsage, UsageRejected]]
+) -> set[str]:
+    """Keep each conflicting repeat with its dead letter; returns the letter ids new here."""
+    if not conflicts:
+        return set()
+    rows = await conn.fetch(
         "INSERT INTO usage_conflicts (account_sid, event_id, payload_hash, original,"
-        " source_topic, source_partition, source_offset, detected_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        [
-            (
-                event.account_sid,
-                event.event_id,
-                payload_hash,
-                _storable(letter.original),
-                letter.source_topic,
-                letter.source_partition,
-                letter.source_offset,
-                letter.rejected_at,
-            )
-            for event, payload_hash, letter in conflicts
-        ],
+        " source_topic, source_partition, source_offset, detected_at, letter_id)"
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
+        "   $6::int[], $7::bigint[], $8::timestamptz[], $9::text[])"
+        " ON CONFLICT (letter_id) DO NOTHING RETURNING letter_id",
+        [accepted.event.account_sid for accepted, _ in conflicts],
+        [accepted.event.event_id for accepted, _ in conflicts],
+        [accepted.payload_hash for accepted, _ in conflicts],
+        [_storable(letter.original) for _, letter in conflicts],
+        [letter.source_topic for _, letter in conflicts],
+        [letter.source_partition for _, letter in conflicts],
+        [letter.source_offset for _, letter in conflicts],
+        [letter.rejected_at for _, letter in conflicts],
+        [letter.letter_id for _, letter in conflicts],
     )
+    return {row["letter_id"] for row in rows}
 
 
 async def insert_rejections(
     conn: Connection, rejections: Sequence[tuple[InvalidUsage, UsageRejected]]
-) -> None:
-    """Keep each invalid message with its errors and original text."""
-    await conn.executemany(
+) -> set[str]:
+    """Keep each invalid message with its errors and original text; returns new letter ids."""
+    if not rejections:
+        return set()
+    rows = await conn.fetch(
         "INSERT INTO usage_rejections (account_sid, event_id, kafka_key, errors, original,"
-        " source_topic, source_partition, source_offset, rejected_at)"
-        " VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9)",
-        [
-            (
-                _storable(invalid.account_sid) if invalid.account_sid else None,
-                _storable(invalid.event_id) if invalid.event_id else None,
-                _storable(letter.key) if letter.key is not None else None,
-                _errors_json(invalid.errors),
-                _storable(letter.original),
-                letter.source_topic,
-                letter.source_partition,
-                letter.source_offset,
-                letter.rejected_at,
-            )
-            for invalid, letter in rejections
-        ],
+        " source_topic, source_partition, source_offset, rejected_at, letter_id)"
+        " SELECT account_sid, event_id, kafka_key, errors::jsonb, original, source_topic,"
+        "   source_partition, source_offset, rejected_at, letter_id"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+        "   $7::int[], $8::bigint[], $9::timestamptz[], $10::text[])"
+        "   AS u(account_sid, event_id, kafka_key, errors, original, source_topic,"
+        "        source_partition, source_offset, rejected_at, letter_id)"
+        " ON CONFLICT (letter_id) DO NOTHING RETURNING letter_id",
+        [_storable(bad.account_sid) if bad.account_sid else None for bad, _ in rejections],
+        [_storable(bad.event_id) if bad.event_id else None for bad, _ in rejections],
+        [_storable(ltr.key) if ltr.key is not None else None for _, ltr in rejections],
+        [_errors_json(bad.errors) for bad, _ in rejections],
+        [_storable(letter.original) for _, letter in rejections],
+        [letter.source_topic for _, letter in rejections],
+        [letter.source_partition for _, letter in rejections],
+        [letter.source_offset for _, letter in rejections],
+        [letter.rejected_at for _, letter in rejections],
+        [letter.letter_id for _, letter in rejections],
     )
+    return {row["letter_id"] for row in rows}
 
 
 async def event_histories(
@@ -135,8 +178,10 @@ async def event_histories(
 ) -> dict[str, EventHistory]:
     """What is stored about each of `event_ids` of the account; ids with nothing are left out."""
     recorded = await conn.fetch(
-        "SELECT event_id, recorded_at, duplicates FROM usage_events"
-        " WHERE account_sid = $1 AND event_id = ANY($2::text[])",
+        "SELECT e.event_id, e.recorded_at,"
+        "   (SELECT count(*) FROM usage_duplicates d"
+        "    WHERE d.account_sid = e.account_sid AND d.event_id = e.event_id) AS duplicates"
+        " FROM usage_events e WHERE e.account_sid = $1 AND e.event_id = ANY($2::text[])",
         account_sid,
         event_ids,
     )
