@@ -15,11 +15,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 from tally_contracts.topics import USAGE_EVENTS, USAGE_RECORDED
-from tally_runtime.failpoints import AFTER_DB_COMMIT
+from tally_runtime.failpoints import AFTER_DB_COMMIT, armed
 from tally_testkit import Tail, by_key, eventually
 
 from tests.e2e.system import System
-from tests.e2e.test_exactly_once import charges, publish, usage_event, usage_summary
+from tests.e2e.test_exactly_once import charges, publish, receipt, usage_event, usage_summary
 
 CONSUMED_TOPIC = {"usage": USAGE_EVENTS, "invoicing": USAGE_RECORDED}
 # What each consumer writes per message; read from its database while the process is dead.
@@ -71,9 +71,10 @@ async def test_given_a_consumer_killed_after_db_commit_then_restarted_no_total_c
     # happens on the usage below and not on the account's state.
     await eventually(invoicing_knows_account, lambda status: status == 200)
     system.stop(consumer)
-    system.start(consumer, failpoint=AFTER_DB_COMMIT)
+    system.start(consumer, failpoint=armed(AFTER_DB_COMMIT, CONSUMED_TOPIC[consumer]))
 
-    await publish(producer, sid, json.dumps(usage_event(sid, quantity="7")).encode())
+    crashed_on = usage_event(sid, quantity="7")
+    await publish(producer, sid, json.dumps(crashed_on).encode())
     assert await system.wait_exit(consumer) == -signal.SIGKILL
     # Killed after its commit (the row is there), yet Kafka still holds the record as
     # unconsumed (the group's offset is not past it): the record will be delivered again.
@@ -93,3 +94,5 @@ async def test_given_a_consumer_killed_after_db_commit_then_restarted_no_total_c
     assert summary["quantity_by_category"] == {"calls-outbound": "12"}
     assert len(billed["charges"]) == 2
     assert billed["total"] == "0.168"  # 12 minutes x 0.014 USD
+    # The record delivered again was recognised as the same record, not as a producer's repeat.
+    assert (await receipt(http, system, sid, crashed_on["event_id"]))["duplicates"] == 0

@@ -7,6 +7,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from pydantic import SecretStr
+from tally_runtime.account_states import ACCOUNT_STATE_MIGRATIONS
 from tally_runtime.database import apply_migrations
 from tally_runtime.settings import ServiceSettings
 from tally_testkit import NewDatabase
@@ -39,10 +41,12 @@ async def scratch_topic(kafka_bootstrap: str) -> AsyncIterator[str]:
 async def settings(
     new_database: NewDatabase, kafka_bootstrap: str, tmp_path: Path, scratch_topic: str
 ) -> AsyncIterator[ServiceSettings]:
-    """The runtime's schema plus an `applied` table the tests' handlers write to."""
+    """The runtime's schema, the account-state projection and an `applied` table for handlers."""
     url = await new_database("runtime")
     (tmp_path / "0001.applied.sql").write_text(APPLIED_TABLE)
-    await apply_migrations(url, tmp_path)
+    # The account-state projection too: its `0000.*` file and the runtime's are applied side
+    # by side, told apart by their full names.
+    await apply_migrations(url, tmp_path, projections=[ACCOUNT_STATE_MIGRATIONS])
     # Its group reads only the scratch topic, deleted with the test: nothing to move on after.
     yield ServiceSettings(
         environment="test",
@@ -50,6 +54,7 @@ async def settings(
         database_url=url,
         consumer_group=f"test-runtime-{uuid.uuid4().hex}",
         batch_max_wait_ms=50,
+        service_token=SecretStr("runtime-tests-service-token"),
     )
 
 

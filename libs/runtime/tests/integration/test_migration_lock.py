@@ -7,7 +7,6 @@ here can sleep, fail or count without touching any service's schema.
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -21,7 +20,7 @@ KILLED = f"killed-mid-migration-{uuid.uuid4().hex[:8]}"
 
 # Sleeps only in the process the test kills (told apart by its application name), so the
 # next start's run of the same migration is quick, as a real one would be.
-SLOW_MIGRATION = f"""
+SLOW_MIGRATION = """
 CREATE TABLE slow_made (id int PRIMARY KEY);
 SELECT pg_sleep(CASE WHEN current_setting('application_name') LIKE 'killed-%' THEN 600 ELSE 0 END);
 INSERT INTO slow_made VALUES (1);
@@ -33,10 +32,10 @@ MIGRATE = "import asyncio, sys, pathlib\n" + (
 )
 
 
-async def fetch(url: str, sql: str) -> list[asyncpg.Record]:
+async def fetch(url: str, sql: str, *args: object) -> list[asyncpg.Record]:
     conn = await asyncpg.connect(url)
     try:
-        return await conn.fetch(sql)
+        return await conn.fetch(sql, *args)
     finally:
         await conn.close()
 
@@ -44,20 +43,19 @@ async def fetch(url: str, sql: str) -> list[asyncpg.Record]:
 async def sessions_of(url: str, application: str) -> list[str]:
     """What each connection of ``application`` to the server is doing now."""
     rows = await fetch(
-        url, f"SELECT state, query FROM pg_stat_activity WHERE application_name = '{application}'"
+        url, "SELECT state, query FROM pg_stat_activity WHERE application_name = $1", application
     )
     return [f"{row['state']}: {row['query']}" for row in rows]
 
 
-async def test_given_a_migrator_killed_mid_migration_when_the_next_one_starts_then_it_migrates_at_once(
+async def test_given_a_migrator_killed_mid_migration_then_the_next_start_migrates_at_once(
     new_database: NewDatabase, tmp_path: Path
 ) -> None:
     # given a process SIGKILLed while a migration of a new database runs
     url = await new_database("migration_kill")
     (tmp_path / "0001.slow.sql").write_text(SLOW_MIGRATION)
-    killed = subprocess.Popen(
-        [sys.executable, "-c", MIGRATE, url, str(tmp_path)],
-        env={**os.environ, "PGAPPNAME": KILLED},
+    killed = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", MIGRATE, url, str(tmp_path), env={**os.environ, "PGAPPNAME": KILLED}
     )
     try:
         await eventually(
@@ -67,7 +65,7 @@ async def test_given_a_migrator_killed_mid_migration_when_the_next_one_starts_th
         )
     finally:
         killed.send_signal(signal.SIGKILL)
-        killed.wait()
+        await killed.wait()
 
     # when the next start migrates the same database
     started = time.monotonic()

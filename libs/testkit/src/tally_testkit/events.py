@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from tally_contracts.accounts import AccountState, AccountStatus, BillingMode
+from tally_contracts.envelope import Envelope
+from tally_runtime.records import ConsumedRecord
 
 
 def account_state(
@@ -21,4 +23,15 @@ def account_state(
         time_zone="America/Chicago",
         status=AccountStatus.ACTIVE,
         billing_mode=billing_mode,
+    )
+
+
+def consumed(topic: str, event: Envelope, offset: int = 0) -> ConsumedRecord:
+    """``event`` as the engine hands it to a handler: a record of ``topic`` keyed by its SID."""
+    return ConsumedRecord(
+        topic=topic,
+        partition=0,
+        offset=offset,
+        key=event.account_sid.encode(),
+        value=event.model_dump_json().encode(),
     )

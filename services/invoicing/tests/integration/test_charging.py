@@ -5,18 +5,20 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
+from tally_contracts.balances import BalanceChanged
 from tally_contracts.topics import BALANCE_CHANGED, USAGE_RECORDED
 from tally_contracts.usage import UsageCategory, UsageRecorded
 from tally_invoicing import handlers
 from tally_invoicing.app import MIGRATIONS, PROJECTIONS
 from tally_invoicing.config import InvoicingSettings
+from tally_runtime.consumer import apply_batch
 from tally_runtime.lifecycle import migrated_database
-from tally_testkit import eventually, new_sid
+from tally_testkit import consumed, eventually, new_sid
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -103,14 +105,15 @@ async def test_given_charge_usage_called_twice_then_the_second_call_changes_noth
     sid = new_sid()
     usage = usage_recorded(sid, "30", category="phone-numbers")
     async with migrated_database(settings, MIGRATIONS, projections=PROJECTIONS) as pool:
-        # when the handler applies it twice
-        first = await handlers.charge_usage(usage, pool=pool, clock=lambda: NOW)
-        again = await handlers.charge_usage(usage, pool=pool, clock=lambda: NOW)
+        # when the handler applies it twice, as a redelivered batch would
+        record = consumed(USAGE_RECORDED, usage)
+        first = await apply_batch(pool, handlers.charge_usage, [record], clock=lambda: NOW)
+        again = await apply_batch(pool, handlers.charge_usage, [record], clock=lambda: NOW)
 
         # then the first charged 30 number-days and the second did nothing at all
-        assert first is not None
-        assert (first.amount, first.balance) == (Decimal("0.999"), Decimal("-0.999"))
-        assert again is None
+        [change] = cast(list[BalanceChanged], first.result)
+        assert (change.amount, change.balance) == (Decimal("0.999"), Decimal("-0.999"))
+        assert (again.result, again.published) == ([], 0)
         listed = await handlers.list_charges(sid, pool=pool, limit=10)
         assert (listed.count, listed.total) == (1, Decimal("0.999"))
         balance = await handlers.current_balance(sid, pool=pool)

@@ -14,7 +14,7 @@ from tally_notifications import domain, repository
 async def decide_notifications(
     records: Sequence[ConsumedRecord], unit: UnitOfWork
 ) -> list[domain.RecordedDecision]:
-    """Decide whether each balance change leads to a notification, and keep every decision.
+    """Decide whether each balance change leads to a notification; the decisions kept now.
 
     Safe to run twice: a decision's id is derived from its event, so a redelivered event
     finds its decision kept and changes nothing.
@@ -26,8 +26,8 @@ async def decide_notifications(
         domain.recorded(event, domain.decide(event, accounts.get(event.account_sid)), now)
         for event in events
     ]
-    await repository.insert_decisions(unit.conn, decisions)
-    return decisions
+    kept = await repository.insert_decisions(unit.conn, decisions)
+    return [decision for decision in decisions if decision.decision_id in kept]
 
 
 async def list_decisions(

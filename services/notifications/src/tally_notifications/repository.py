@@ -8,15 +8,19 @@ from tally_runtime.database import Connection
 from tally_notifications.domain import Outcome, RecordedDecision
 
 
-async def insert_decisions(conn: Connection, decisions: Sequence[RecordedDecision]) -> None:
-    """Keep each decision unless one about the same event is kept already (a redelivery)."""
-    await conn.execute(
+async def insert_decisions(conn: Connection, decisions: Sequence[RecordedDecision]) -> set[str]:
+    """Keep each decision unless one about the same event is kept already (a redelivery).
+
+    Returns the ids of the decisions kept now.
+    """
+    rows = await conn.fetch(
         """
         INSERT INTO decisions (decision_id, source_event_id, account_sid, event_type, outcome,
                                reason, decided_at)
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
                              $6::text[], $7::timestamptz[])
         ON CONFLICT DO NOTHING
+        RETURNING decision_id
         """,
         [decision.decision_id for decision in decisions],
         [decision.source_event_id for decision in decisions],
@@ -26,6 +30,7 @@ async def insert_decisions(conn: Connection, decisions: Sequence[RecordedDecisio
         [decision.reason for decision in decisions],
         [decision.decided_at for decision in decisions],
     )
+    return {row["decision_id"] for row in rows}
 
 
 def _decision(row: asyncpg.Record) -> RecordedDecision:

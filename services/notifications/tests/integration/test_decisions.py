@@ -13,8 +13,9 @@ from tally_contracts.topics import BALANCE_CHANGED
 from tally_notifications import handlers
 from tally_notifications.app import MIGRATIONS, PROJECTIONS
 from tally_notifications.config import NotificationsSettings
+from tally_runtime.consumer import apply_batch
 from tally_runtime.lifecycle import migrated_database
-from tally_testkit import eventually, new_sid
+from tally_testkit import consumed, eventually, new_sid
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -70,16 +71,16 @@ async def test_given_decide_called_twice_directly_then_the_second_call_changes_n
     change = balance_changed(sid)
     async with migrated_database(settings, MIGRATIONS, projections=PROJECTIONS) as pool:
         # when the handler decides about it twice, the second time later
-        first = await handlers.decide_notification(change, pool=pool, clock=lambda: NOW)
-        again = await handlers.decide_notification(
-            change, pool=pool, clock=lambda: NOW + timedelta(hours=1)
-        )
+        record = consumed(BALANCE_CHANGED, change)
+        decide = handlers.decide_notifications
+        first = await apply_batch(pool, decide, [record], clock=lambda: NOW)
+        later = NOW + timedelta(hours=1)
+        again = await apply_batch(pool, decide, [record], clock=lambda: later)
         kept = await handlers.list_decisions(sid, pool=pool, limit=10)
 
     # then one decision is kept, the first one, and the second call did nothing
-    assert first is not None
-    assert again is None
-    assert kept == [first]
+    assert again.result == []
+    assert kept == first.result
     assert kept[0].decided_at == NOW
 
 

@@ -42,8 +42,7 @@ async def record_usage(records: Sequence[ConsumedRecord], unit: UnitOfWork) -> C
     messages = [RawUsageMessage(r.topic, r.partition, r.offset, r.key, r.value) for r in records]
     causes = {id(message): record for message, record in zip(messages, records, strict=True)}
     batch = sort_batch(messages, now)
-    outcomes: Counter[Outcome] = Counter()
-    outcomes[Outcome.REJECTED] = await _reject(unit, batch.invalid, causes, now)
+    outcomes = await _reject(unit, batch.invalid, causes, now)
     inserted = await _store_new(unit, batch.firsts, causes, now)
     outcomes[Outcome.RECORDED] = len(inserted)
     repeats = [accepted for accepted in batch.firsts if accepted.key not in inserted]
@@ -59,14 +58,14 @@ async def _reject(
     invalid: list[tuple[RawUsageMessage, InvalidUsage]],
     causes: Causes,
     now: datetime,
-) -> int:
+) -> Counter[Outcome]:
     letters = [(message, bad, dead_letter(message, bad.errors, now)) for message, bad in invalid]
     new = await repository.insert_rejections(unit.conn, [(bad, ltr) for _, bad, ltr in letters])
     for message, _, letter in letters:
         if letter.letter_id in new:
             key = message.key_text or UNKNOWN_KEY
             unit.publish(USAGE_REJECTED, key, letter, cause=causes[id(message)])
-    return len(letters)
+    return Counter({Outcome.REJECTED: len(new), Outcome.REDELIVERED: len(letters) - len(new)})
 
 
 async def _store_new(
@@ -95,12 +94,14 @@ async def _settle_repeats(
     duplicates, conflicts = [], []
     for accepted in repeats:
         outcome = classify_repeat(accepted, stored[accepted.key])
-        outcomes[outcome] += 1
         if outcome is Outcome.DUPLICATE:
             duplicates.append(accepted)
         elif outcome is Outcome.CONFLICT:
             conflicts.append(accepted)
-    await repository.insert_duplicates(unit.conn, duplicates, now)
+        else:
+            outcomes[outcome] += 1
+    new_duplicates = await repository.insert_duplicates(unit.conn, duplicates, now)
+    outcomes[Outcome.DUPLICATE] += new_duplicates
     letters = [
         (
             accepted,
@@ -115,6 +116,9 @@ async def _settle_repeats(
         if letter.letter_id in new:
             cause = causes[id(accepted.message)]
             unit.publish(USAGE_REJECTED, accepted.event.account_sid, letter, cause=cause)
+    outcomes[Outcome.CONFLICT] += len(new)
+    # A repeat kept before (this very record, delivered again) is a redelivery.
+    outcomes[Outcome.REDELIVERED] += len(duplicates) - new_duplicates + len(letters) - len(new)
     return outcomes
 
 

@@ -101,11 +101,11 @@ async def stored_usage(conn: Connection, keys: Sequence[EventKey]) -> dict[Event
 
 async def insert_duplicates(
     conn: Connection, duplicates: Sequence[AcceptedUsage], detected_at: datetime
-) -> None:
-    """Keep each repeat of a recorded payload once, by the record that carried it."""
+) -> int:
+    """Keep each repeat of a recorded payload once, by the record that carried it; how many new."""
     if not duplicates:
-        return
-    await conn.execute(
+        return 0
+    status = await conn.execute(
         "INSERT INTO usage_duplicates (account_sid, event_id, source_partition, source_offset,"
         " detected_at)"
         " SELECT *, $5 FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[])"
@@ -116,6 +116,7 @@ async def insert_duplicates(
         [a.message.offset for a in duplicates],
         detected_at,
     )
+    return int(status.split()[-1])
 
 
 async def insert_conflicts(

@@ -1,17 +1,23 @@
-"""The record-usage handler against real PostgreSQL: every path is safe to run twice."""
+"""The record-usage handler against real PostgreSQL: every path is safe to run twice.
+
+Each record is applied as a batch of one, in the transaction the engine would open; a record
+handled twice is a redelivery, recognised by the position it came from."""
 
 import json
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import pytest
+from tally_runtime.consumer import apply_batch
 from tally_runtime.lifecycle import migrated_database
+from tally_runtime.records import ConsumedRecord
 from tally_testkit import NewDatabase, new_sid
 from tally_usage.app import MIGRATIONS
 from tally_usage.config import UsageSettings
-from tally_usage.domain import Outcome, RawUsageMessage
+from tally_usage.domain import Outcome
 from tally_usage.handlers import record_usage
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -28,7 +34,16 @@ async def pool(new_database: NewDatabase) -> AsyncIterator[asyncpg.Pool]:
         yield opened
 
 
-def raw(sid: str, offset: int, **changes: Any) -> RawUsageMessage:
+async def outcome_of(pool: asyncpg.Pool, record: ConsumedRecord) -> Outcome:
+    """Apply a batch of one record as the engine would, and say what became of it."""
+    applied = await apply_batch(pool, record_usage, [record], clock=clock)
+    assert isinstance(applied.result, Counter)
+    [(outcome, count)] = [(o, n) for o, n in applied.result.items() if n]
+    assert count == 1
+    return outcome
+
+
+def raw(sid: str, offset: int, **changes: Any) -> ConsumedRecord:
     fields = {
         "event_id": "call-1",
         "account_sid": sid,
@@ -36,7 +51,7 @@ def raw(sid: str, offset: int, **changes: Any) -> RawUsageMessage:
         "quantity": "1.5",
         "occurred_at": "2026-11-21T11:00:00Z",
     } | changes
-    return RawUsageMessage(
+    return ConsumedRecord(
         topic="usage.events.v1",
         partition=0,
         offset=offset,
@@ -50,8 +65,7 @@ async def counts(pool: asyncpg.Pool, sid: str) -> dict[str, int]:
         row = await conn.fetchrow(
             "SELECT"
             " (SELECT count(*) FROM usage_events WHERE account_sid = $1) AS events,"
-            " (SELECT coalesce(sum(duplicates), 0) FROM usage_events WHERE account_sid = $1)"
-            "   AS duplicates,"
+            " (SELECT count(*) FROM usage_duplicates WHERE account_sid = $1) AS duplicates,"
             " (SELECT count(*) FROM usage_conflicts WHERE account_sid = $1) AS conflicts,"
             " (SELECT count(*) FROM usage_rejections WHERE account_sid = $1) AS rejections,"
             " (SELECT count(*) FROM outbox WHERE key = $1) AS outbox",
@@ -67,8 +81,8 @@ async def test_given_the_same_message_handled_twice_then_one_row_and_one_outbox_
     sid = new_sid()
     message = raw(sid, offset=7)
 
-    first = await record_usage(message, pool=pool, clock=clock)
-    second = await record_usage(message, pool=pool, clock=clock)
+    first = await outcome_of(pool, message)
+    second = await outcome_of(pool, message)
 
     assert (first, second) == (Outcome.RECORDED, Outcome.REDELIVERED)
     assert await counts(pool, sid) == {
@@ -94,10 +108,10 @@ async def test_given_the_event_sent_again_at_another_offset_then_it_is_a_counted
     pool: asyncpg.Pool,
 ) -> None:
     sid = new_sid()
-    await record_usage(raw(sid, offset=1, quantity=1.5), pool=pool, clock=clock)
+    await outcome_of(pool, raw(sid, offset=1, quantity=1.5))
 
-    again = await record_usage(raw(sid, offset=2, quantity="1.50"), pool=pool, clock=clock)
-    redelivered = await record_usage(raw(sid, offset=2, quantity="1.50"), pool=pool, clock=clock)
+    again = await outcome_of(pool, raw(sid, offset=2, quantity="1.50"))
+    redelivered = await outcome_of(pool, raw(sid, offset=2, quantity="1.50"))
 
     assert (again, redelivered) == (Outcome.DUPLICATE, Outcome.REDELIVERED)
     assert await counts(pool, sid) == {
@@ -113,10 +127,10 @@ async def test_given_a_conflicting_payload_handled_twice_then_one_conflict_and_o
     pool: asyncpg.Pool,
 ) -> None:
     sid = new_sid()
-    await record_usage(raw(sid, offset=1, quantity="1.5"), pool=pool, clock=clock)
+    await outcome_of(pool, raw(sid, offset=1, quantity="1.5"))
 
     conflict = raw(sid, offset=2, quantity="9")
-    outcomes = [await record_usage(conflict, pool=pool, clock=clock) for _ in range(2)]
+    outcomes = [await outcome_of(pool, conflict) for _ in range(2)]
 
     assert outcomes == [Outcome.CONFLICT, Outcome.REDELIVERED]
     assert await counts(pool, sid) == {
@@ -144,7 +158,7 @@ async def test_given_an_invalid_message_handled_twice_then_one_rejection_and_one
     sid = new_sid()
     broken = raw(sid, offset=3, quantity="-1", attributes={"note\u0000": "nul\u0000inside"})
 
-    outcomes = [await record_usage(broken, pool=pool, clock=clock) for _ in range(2)]
+    outcomes = [await outcome_of(pool, broken) for _ in range(2)]
 
     assert outcomes == [Outcome.REJECTED, Outcome.REDELIVERED]
     assert await counts(pool, sid) == {
@@ -170,9 +184,7 @@ async def test_given_attributes_with_a_nul_character_then_the_event_is_still_rec
 ) -> None:
     sid = new_sid()
 
-    outcome = await record_usage(
-        raw(sid, offset=4, attributes={"note": "nul\u0000inside"}), pool=pool, clock=clock
-    )
+    outcome = await outcome_of(pool, raw(sid, offset=4, attributes={"note": "nul\u0000inside"}))
 
     assert outcome is Outcome.RECORDED
     assert (await counts(pool, sid))["events"] == 1
@@ -182,11 +194,11 @@ async def test_given_raw_nul_bytes_then_the_message_is_rejected_not_retried_fore
     pool: asyncpg.Pool,
 ) -> None:
     sid = new_sid()
-    message = RawUsageMessage(
+    message = ConsumedRecord(
         topic="usage.events.v1", partition=0, offset=5, key=sid.encode(), value=b'{"a": "\x00"}'
     )
 
-    outcome = await record_usage(message, pool=pool, clock=clock)
+    outcome = await outcome_of(pool, message)
 
     assert outcome is Outcome.REJECTED
     assert (await counts(pool, sid))["rejections"] == 1
@@ -196,7 +208,7 @@ async def test_given_a_lone_surrogate_in_the_event_id_then_the_rejection_is_stil
     pool: asyncpg.Pool,
 ) -> None:
     sid = new_sid()
-    message = RawUsageMessage(
+    message = ConsumedRecord(
         topic="usage.events.v1",
         partition=0,
         offset=6,
@@ -204,7 +216,7 @@ async def test_given_a_lone_surrogate_in_the_event_id_then_the_rejection_is_stil
         value=b'{"event_id": "bad\\ud800", "account_sid": "' + sid.encode() + b'"}',
     )
 
-    outcome = await record_usage(message, pool=pool, clock=clock)
+    outcome = await outcome_of(pool, message)
 
     assert outcome is Outcome.REJECTED
     assert (await counts(pool, sid))["rejections"] == 1

@@ -10,17 +10,20 @@ from tally_contracts.decimals import plain_decimal
 from tally_contracts.errors import FieldError
 from tally_contracts.usage import UsageEvent
 from tally_usage.domain import (
+    AcceptedUsage,
     EventHistory,
     InvalidUsage,
     Outcome,
     RawUsageMessage,
     ReceiptStatus,
+    StoredUsage,
     canonical_payload,
-    classify,
+    classify_repeat,
     dead_letter,
     payload_hash,
     receipt_errors,
     receipt_status,
+    sort_batch,
     usage_recorded,
     validate_usage,
 )
@@ -50,8 +53,14 @@ def valid_event(**changes: Any) -> UsageEvent:
     return verdict
 
 
-def test_given_a_record_then_its_inbox_id_is_its_position() -> None:
-    assert message(b"{}").message_id == "usage.events.v1:3:42"
+def test_given_a_record_then_its_letter_id_follows_its_position_and_bytes() -> None:
+    letter_id = message(b"{}").letter_id
+
+    assert letter_id == message(b"{}").letter_id  # the same record delivered again
+    assert letter_id.startswith("DL") and len(letter_id) == 34
+    assert letter_id != message(b"{ }").letter_id  # other bytes at the same position
+    moved = RawUsageMessage(topic="usage.events.v1", partition=3, offset=43, key=None, value=b"{}")
+    assert letter_id != moved.letter_id
 
 
 def test_given_a_valid_event_keyed_by_its_account_then_it_is_accepted() -> None:
@@ -146,14 +155,40 @@ def test_canonical_payload_is_sorted_json_with_the_normalised_quantity() -> None
     assert canonical["quantity"] == "100"
 
 
+def accepted_at(offset: int, **changes: Any) -> AcceptedUsage:
+    event = valid_event(**changes)
+    raw = RawUsageMessage(topic="usage.events.v1", partition=3, offset=offset, key=None, value=b"")
+    return AcceptedUsage(raw, event, payload_hash(event))
+
+
 @pytest.mark.parametrize(
-    ("stored", "expected"),
-    [(None, Outcome.RECORDED), ("same", Outcome.DUPLICATE), ("other", Outcome.CONFLICT)],
+    ("same_payload", "position", "expected"),
+    [
+        (True, (3, 42), Outcome.REDELIVERED),  # the very record that stored it, again
+        (True, (3, 7), Outcome.DUPLICATE),
+        (False, (3, 7), Outcome.CONFLICT),
+        (True, (None, None), Outcome.DUPLICATE),  # stored before positions were kept
+    ],
 )
-def test_given_what_is_stored_under_the_id_then_the_event_is_classified(
-    stored: str | None, expected: Outcome
+def test_given_what_is_stored_under_the_id_then_a_repeat_is_classified(
+    same_payload: bool, position: tuple[int | None, int | None], expected: Outcome
 ) -> None:
-    assert classify(stored, "same") is expected
+    accepted = accepted_at(42)
+    stored_hash = accepted.payload_hash if same_payload else "another payload"
+
+    assert classify_repeat(accepted, StoredUsage(stored_hash, *position)) is expected
+
+
+def test_given_one_id_twice_in_a_batch_then_the_first_stands_and_the_second_is_a_repeat() -> None:
+    first = json.dumps(event_fields(quantity="1")).encode()
+    second = json.dumps(event_fields(quantity="2")).encode()
+    broken = json.dumps(event_fields(quantity="-1")).encode()
+
+    batch = sort_batch([message(first), message(broken), message(second)], NOW)
+
+    assert [a.event.quantity for a in batch.firsts] == [Decimal(1)]
+    assert [a.event.quantity for a in batch.repeats_in_batch] == [Decimal(2)]
+    assert [bad.errors[0].field for _, bad in batch.invalid] == ["quantity"]
 
 
 def test_given_an_accepted_event_then_usage_recorded_is_deterministic_and_stamped_now() -> None:
