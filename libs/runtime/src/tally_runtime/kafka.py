@@ -1,10 +1,12 @@
 """Kafka plumbing: a traced broker, and the topics created with the right settings."""
 
+import functools
 import logging
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from opentelemetry.sdk.trace import TracerProvider
@@ -31,6 +33,22 @@ def make_broker(
     )
 
 
+@functools.lru_cache(maxsize=100_000)
+def _partition_index(key: bytes, partitions: int) -> int:
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def partition_by_key(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+    """Kafka's default partitioner (murmur2 of the key, as Java clients), remembered per key.
+
+    aiokafka hashes in pure Python, which costs more than the rest of a send; keys are
+    account SIDs and repeat, so each is hashed once.
+    """
+    if key is None:
+        return int(DefaultPartitioner()(key, all_partitions, available))
+    return all_partitions[_partition_index(key, len(all_partitions))]
+
+
 def make_producer(service_name: str, settings: ServiceSettings) -> AIOKafkaProducer:
     """A producer whose sends wait for every in-sync replica and keep their order on retry.
 
@@ -45,6 +63,7 @@ def make_producer(service_name: str, settings: ServiceSettings) -> AIOKafkaProdu
         linger_ms=5,
         max_batch_size=512 * 1024,
         max_request_size=4 * 1024 * 1024,
+        partitioner=partition_by_key,
     )
 
 

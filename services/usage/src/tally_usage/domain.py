@@ -115,10 +115,24 @@ def _short_text(value: object) -> str | None:
 
 
 def canonical_payload(event: UsageEvent) -> str:
-    """The event's fields as sorted JSON, quantity normalised: equal payloads, equal text."""
-    fields = event.model_dump(mode="json")
-    fields["quantity"] = event.wire_quantity()
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    """The event's fields as a JSON array in a fixed order, normalised: equal payloads, equal text.
+
+    The quantity is its plain decimal string, the instant is in UTC, attributes are sorted by
+    name. An array, not an object, because it is built for every event on the hot path.
+    """
+    return json.dumps(
+        [
+            event.event_id,
+            event.account_sid,
+            event.category.value,
+            event.wire_quantity(),
+            event.occurred_at.isoformat(),
+            event.phone_number,
+            event.number_type.value if event.number_type else None,
+            sorted(event.attributes.items()),
+        ],
+        separators=(",", ":"),
+    )
 
 
 def payload_hash(event: UsageEvent) -> str:
@@ -204,7 +218,8 @@ def recorded_event_id(account_sid: str, event_id: str) -> str:
 
 def usage_recorded(event: UsageEvent, now: datetime) -> UsageRecorded:
     """The fact rating consumes: this usage was accepted and stored."""
-    return UsageRecorded(
+    # Built from a validated event, so not validated again: this runs for every event.
+    return UsageRecorded.model_construct(
         event_id=recorded_event_id(event.account_sid, event.event_id),
         occurred_at=now,
         account_sid=event.account_sid,

@@ -148,11 +148,21 @@ def test_given_another_quantity_then_the_payload_differs() -> None:
     assert payload_hash(valid_event(quantity="1.5")) != payload_hash(valid_event(quantity="2"))
 
 
-def test_canonical_payload_is_sorted_json_with_the_normalised_quantity() -> None:
-    canonical = json.loads(canonical_payload(valid_event(quantity="100.000")))
+def test_canonical_payload_lists_the_fields_normalised_in_a_fixed_order() -> None:
+    event = valid_event(
+        quantity="100.000", occurred_at="2026-11-21T12:00:00+01:00", attributes={"b": "2", "a": "1"}
+    )
 
-    assert list(canonical) == sorted(canonical)
-    assert canonical["quantity"] == "100"
+    assert json.loads(canonical_payload(event)) == [
+        "call-1",
+        SID,
+        "calls-outbound",
+        "100",
+        "2026-11-21T11:00:00+00:00",
+        None,
+        None,
+        [["a", "1"], ["b", "2"]],
+    ]
 
 
 def accepted_at(offset: int, **changes: Any) -> AcceptedUsage:
