@@ -2,6 +2,8 @@
 
 import asyncio
 import contextlib
+import os
+import sys
 from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
@@ -14,7 +16,7 @@ from tally_runtime.parking import count_parked, list_parked
 from tally_runtime.records import ConsumedRecord
 from tally_runtime.settings import ServiceSettings
 from tally_runtime.units import UnitOfWork
-from tally_testkit import wait_committed
+from tally_testkit import eventually, wait_committed
 
 
 class Applier:
@@ -23,6 +25,7 @@ class Applier:
     def __init__(self) -> None:
         self.calls = 0
         self.transient_failures = 0
+        self.cured: set[bytes] = set()
 
     async def __call__(self, records: Sequence[ConsumedRecord], unit: UnitOfWork) -> None:
         self.calls += 1
@@ -30,7 +33,7 @@ class Applier:
             self.transient_failures -= 1
             raise asyncpg.PostgresConnectionError("the server went away")
         for record in records:
-            if record.value.startswith(b"poison"):
+            if record.value.startswith(b"poison") and record.value not in self.cured:
                 raise ValueError(f"cannot apply {record.value!r}")
         # The key goes into a text column: a key with a NUL byte is refused by PostgreSQL.
         await unit.conn.executemany(
@@ -162,3 +165,35 @@ async def test_given_records_on_two_partitions_then_each_is_applied_once(
             await wait_committed(settings.kafka_bootstrap, settings.consumer_group, last)
 
     assert len(await applied(pool)) == records
+
+
+async def test_given_a_parked_record_replayed_by_the_operator_then_it_is_applied(
+    settings: ServiceSettings, pool: asyncpg.Pool, producer: AIOKafkaProducer, scratch_topic: str
+) -> None:
+    # given a record parked because the handler could not apply it
+    handler = Applier()
+    last = await send_all(producer, scratch_topic, [b"poison-then-fixed"])
+    async with consuming(settings, pool, scratch_topic, handler):
+        await wait_committed(settings.kafka_bootstrap, settings.consumer_group, last)
+        [parked] = await list_parked(pool)
+
+        # when the cause is fixed and the operator replays it with the ops command
+        handler.cured = {b"poison-then-fixed"}
+        replay = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tally_runtime.parked",
+            "--service=runtime-test",
+            f"--database-url={settings.database_url}",
+            "replay",
+            str(parked.id),
+            env={**os.environ, "KAFKA_BOOTSTRAP": settings.kafka_bootstrap},
+            stdout=asyncio.subprocess.PIPE,
+        )
+        output, _ = await replay.communicate()
+
+        # then it is applied, and no longer counted as waiting
+        assert replay.returncode == 0
+        assert f"#{parked.id}: sent again to {scratch_topic}" in output.decode()
+        await eventually(lambda: applied(pool), lambda values: values == ["poison-then-fixed"])
+    assert await count_parked(pool) == 0
