@@ -38,6 +38,7 @@ def create_app(settings: InvoicingSettings | None = None, *, clock: Clock = utc_
             yield
 
     app = FastAPI(title="Tally invoicing (internal)", lifespan=lifespan)
+    app.state.settings = settings  # the service token its API requires
     install_problem_handlers(app)
     app.include_router(router)
     app.include_router(health_router)

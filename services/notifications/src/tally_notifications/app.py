@@ -38,6 +38,7 @@ def create_app(settings: NotificationsSettings | None = None, *, clock: Clock = 
             yield
 
     app = FastAPI(title="Tally notifications (internal)", lifespan=lifespan)
+    app.state.settings = settings  # the service token its API requires
     install_problem_handlers(app)
     app.include_router(router)
     app.include_router(health_router)
