@@ -1,0 +1,1 @@
+"""Tally's benchmarks: `make bench` (see bench/README.md)."""
