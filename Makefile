@@ -6,11 +6,20 @@ export UV_PYTHON_DOWNLOADS := never
 
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 PYTEST := .venv/bin/pytest
-# Tests use external Kafka/PostgreSQL when KAFKA_BOOTSTRAP is set, else the local ones.
-INFRA_ENV := if [ -z "$${KAFKA_BOOTSTRAP:-}" ]; then eval "$$(bash scripts/infra.sh env)"; fi
-INFRA_UP := if [ -z "$${KAFKA_BOOTSTRAP:-}" ]; then bash scripts/infra.sh up; fi
+# Two instances of Kafka + PostgreSQL, so tests never share topics with a running `make up`:
+# - development (`make up`, `run`, `down`): .run/, ports TALLY_KAFKA_PORT (19092) and
+#   TALLY_PG_PORT (15432);
+# - the tests' own (`make test`, test-*): .run/test/, ports TALLY_TEST_KAFKA_PORT (19192) and
+#   TALLY_TEST_PG_PORT (15532); started by the test targets, stopped by `make down-tests`.
+# Either uses the servers KAFKA_BOOTSTRAP / DATABASE_URL name instead, when they are set.
+INFRA_UP := bash scripts/infra.sh up
+INFRA_ENV := eval "$$(bash scripts/infra.sh env)"
+TEST_INFRA := bash scripts/test-infra.sh
+TEST_ENV := $(TEST_INFRA) up && eval "$$($(TEST_INFRA) env)"
+# A tier runs pytest on its folders; one that collects no test fails (pytest's exit 5).
+TIER := PYTEST=$(PYTEST) bash scripts/test-tier.sh
 
-.PHONY: help setup up down run test test-unit test-integration test-e2e lint format bench
+.PHONY: help setup up down down-tests run test test-unit test-integration test-e2e lint format bench
 
 help: ## list every target
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-17s %s\n", $$1, $$2}'
@@ -22,39 +31,39 @@ setup: ## install everything (idempotent): Python deps, Kafka jars, PostgreSQL s
 	bash scripts/infra.sh setup
 
 up: ## start Kafka, PostgreSQL and every service in the background (.run/logs, .run/pids)
-	bash scripts/infra.sh up
+	$(INFRA_UP)
 	$(INFRA_ENV) && bash scripts/services.sh start
 
 down: ## stop exactly what `make up` started
 	bash scripts/services.sh stop
 	bash scripts/infra.sh down
 
+down-tests: ## stop the tests' own Kafka and PostgreSQL (.run/test)
+	$(TEST_INFRA) down
+
 run: setup up ## setup + up + demo data; prints the gateway URL and demo credentials
 	.venv/bin/python scripts/demo.py
 
-test: setup ## every tier against the real Kafka broker and PostgreSQL
-	$(INFRA_UP)
+test: setup ## every tier against the tests' own Kafka and PostgreSQL (never `make up`'s)
 	$(MAKE) --no-print-directory test-unit test-integration test-e2e
 
 test-unit: ## unit tests: pure, no I/O
-	$(PYTEST) $(wildcard tests/unit libs/*/tests/unit services/*/tests/unit)
+	$(TIER) unit $(wildcard tests/unit libs/*/tests/unit services/*/tests/unit)
 
-test-integration: ## integration tests: real Kafka + PostgreSQL (`bash scripts/infra.sh up` first)
-	$(INFRA_ENV) && $(PYTEST) $(wildcard libs/*/tests/integration services/*/tests/integration)
+test-integration: ## integration tests: real Kafka + PostgreSQL (the tests' own, started here)
+	$(TEST_ENV) && $(TIER) integration $(wildcard libs/*/tests/integration services/*/tests/integration)
 
 test-e2e: ## end-to-end: every service as its own process, through Kafka and HTTP
-	$(INFRA_ENV) && $(PYTEST) tests/e2e
+	$(TEST_ENV) && $(TIER) e2e tests/e2e
 
 lint: ## ruff, ruff format --check, mypy
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	.venv/bin/mypy libs/contracts/src libs/runtime/src libs/testkit/src services/*/src
+	.venv/bin/mypy libs/contracts/src libs/runtime/src libs/testkit/src services/*/src bench
 
 format: ## apply ruff's fixes and formatting
 	.venv/bin/ruff check --fix .
 	.venv/bin/ruff format .
 
-bench: ## benchmarks (none defined yet; later issues add them), report in .run/bench/report.json
-	@mkdir -p .run/bench
-	@echo '{"benchmarks": [], "note": "no benchmark is defined yet"}' > .run/bench/report.json
-	@echo "no benchmark is defined yet; wrote .run/bench/report.json"
+bench: setup ## throughput, freshness, ingest, memory (QUICK=1: ~1 min); bench/report.{json,md,png}
+	.venv/bin/python -m bench.run $(if $(QUICK),--quick)

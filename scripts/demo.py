@@ -12,7 +12,8 @@ from tally_runtime.settings import PLACEHOLDER_SECRET
 GATEWAY = f"http://127.0.0.1:{os.environ.get('TALLY_GATEWAY_HTTP_PORT', '8000')}"
 # `make up` runs in development, where the gateway's ops key is the published placeholder.
 OPS_KEY = os.environ.get("TALLY_GATEWAY_OPS_KEY", PLACEHOLDER_SECRET)
-TRACE_DIR = Path(os.environ.get("TALLY_TRACE_DIR", ".run/traces")).resolve()
+RUN_DIR = Path(os.environ.get("TALLY_RUN_DIR", ".run")).resolve()
+TRACE_DIR = Path(os.environ.get("TALLY_TRACE_DIR", RUN_DIR / "traces")).resolve()
 
 
 def main() -> int:
@@ -58,7 +59,7 @@ Tally is running.
   usage sent      {sent.json()["accepted"]} events (calls and SMS)
   traces          {TRACE_DIR}/<service>.jsonl, one JSON span per line
                   (with `docker compose up`, Jaeger at http://localhost:16686)
-  logs and pids   .run/logs, .run/pids — `make down` stops everything
+  logs and pids   {RUN_DIR}/logs, {RUN_DIR}/pids — `make down` stops everything
 """)
     return 0
 

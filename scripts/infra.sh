@@ -9,24 +9,42 @@
 #   scripts/infra.sh env     print the variables that point apps and tests at them:
 #                            eval "$(scripts/infra.sh env)"
 #   scripts/infra.sh reset   stop both and wipe their data (topics, offsets, databases)
+#
+# Env: TALLY_KAFKA_PORT (19092), TALLY_KAFKA_CONTROLLER_PORT (19093), TALLY_PG_PORT (15432),
+#      TALLY_RUN_DIR (.run) choose the instance: its ports and where its data, logs and pids
+#      live. scripts/test-infra.sh is the tests' own instance (.run/test, other ports).
+#      KAFKA_BOOTSTRAP / DATABASE_URL name external servers: when set, 'setup' and 'up' leave
+#      the local one of that kind alone and 'env' passes the given value on.
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 KAFKA_PORT="${TALLY_KAFKA_PORT:-19092}"
 PG_PORT="${TALLY_PG_PORT:-15432}"
 
+external_kafka() { [[ -n "${KAFKA_BOOTSTRAP:-}" ]]; }
+external_postgres() { [[ -n "${DATABASE_URL:-}" ]]; }
+
 case "${1:-}" in
   setup)
-    bash "$HERE/kafka.sh" setup
-    bash "$HERE/postgres.sh" setup
+    if external_kafka; then echo "kafka: KAFKA_BOOTSTRAP is set, nothing to install"; else
+      bash "$HERE/kafka.sh" setup
+    fi
+    if external_postgres; then echo "postgres: DATABASE_URL is set, nothing to install"; else
+      bash "$HERE/postgres.sh" setup
+    fi
     ;;
   up)
     # PostgreSQL first: it is ready in about a second, the JVM takes longer.
-    bash "$HERE/postgres.sh" start
-    bash "$HERE/kafka.sh" start
+    if external_postgres; then echo "postgres: using DATABASE_URL, not starting a local server"; else
+      bash "$HERE/postgres.sh" start
+    fi
+    if external_kafka; then echo "kafka: using KAFKA_BOOTSTRAP=$KAFKA_BOOTSTRAP, not starting a local broker"; else
+      bash "$HERE/kafka.sh" start
+    fi
     ;;
   down)
-    # Stop both even if one of them fails to stop, then report the failure.
+    # Stop both even if one of them fails to stop, then report the failure. Only local
+    # servers this run dir started are stopped, never the external ones.
     rc=0
     bash "$HERE/kafka.sh" stop || rc=$?
     bash "$HERE/postgres.sh" stop || rc=$?
@@ -39,8 +57,10 @@ case "${1:-}" in
     exit "$rc"
     ;;
   env)
-    echo "export KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT"
-    echo "export DATABASE_URL=postgresql://tally:tally@127.0.0.1:$PG_PORT/postgres"
+    # %q: a given URL may hold characters the shell would otherwise interpret.
+    printf 'export KAFKA_BOOTSTRAP=%q\n' "${KAFKA_BOOTSTRAP:-127.0.0.1:$KAFKA_PORT}"
+    printf 'export DATABASE_URL=%q\n' \
+      "${DATABASE_URL:-postgresql://tally:tally@127.0.0.1:$PG_PORT/postgres}"
     ;;
   reset)
     bash "$HERE/kafka.sh" reset

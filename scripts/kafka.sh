@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
 # A single-node Kafka (KRaft: broker and controller in one JVM) on loopback, without Docker.
-# The jars come from Maven Central via infra/kafka/pom.xml; state lives under .run/, jars under .cache/.
+# The jars come from Maven Central via infra/kafka/pom.xml; state lives under the run dir
+# (.run/ unless TALLY_RUN_DIR says otherwise), jars under .cache/.
 #
 #   scripts/kafka.sh setup|start|stop|status|reset
 #
-# Env: TALLY_KAFKA_PORT (19092), TALLY_KAFKA_CONTROLLER_PORT (19093), TALLY_KAFKA_HEAP (-Xmx512m -Xms256m)
+# Env: TALLY_KAFKA_PORT (19092), TALLY_KAFKA_CONTROLLER_PORT (19093), TALLY_KAFKA_HEAP (-Xmx512m -Xms256m),
+#      TALLY_RUN_DIR (.run): one broker per run dir, so the tests' own (.run/test) is another one
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 PORT="${TALLY_KAFKA_PORT:-19092}"
 CONTROLLER_PORT="${TALLY_KAFKA_CONTROLLER_PORT:-19093}"
 HEAP="${TALLY_KAFKA_HEAP:--Xmx512m -Xms256m}"
+# Absolute and canonical: the broker is recognised by its config file's path (running_pid).
+RUN_DIR="$(realpath -m "${TALLY_RUN_DIR:-$ROOT/.run}")"
 
 LIBS="$ROOT/.cache/kafka/libs"
-RUN="$ROOT/.run/kafka"
+RUN="$RUN_DIR/kafka"
 DATA="$RUN/data"
 CONFIG="$RUN/server.properties"
 LOG4J="$RUN/log4j.properties"
-LOG="$ROOT/.run/logs/kafka.log"
-PIDFILE="$ROOT/.run/pids/kafka.pid"
+LOG="$RUN_DIR/logs/kafka.log"
+PIDFILE="$RUN_DIR/pids/kafka.pid"
 PY="$ROOT/.venv/bin/python"
 
 say() { echo "kafka: $*"; }

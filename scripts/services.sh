@@ -4,15 +4,24 @@
 #   scripts/services.sh start    start every service not running yet; wait until each is healthy
 #   scripts/services.sh stop     stop only the processes this script started
 #   scripts/services.sh status   which are running
+#   scripts/services.sh config   the infrastructure and ports each service would be given
 #
 # Every service traces to .run/traces/<service>.jsonl (TALLY_TRACE_DIR) unless told otherwise.
+# Where the infrastructure is: KAFKA_BOOTSTRAP and DATABASE_URL (a server URL; each service
+# gets its own database tally_<service> on it) when set, as `make up` does with
+# `scripts/infra.sh env`, else the local servers on TALLY_KAFKA_PORT / TALLY_PG_PORT. A
+# service's own TALLY_<SERVICE>_* variables (DATABASE_URL, HTTP_PORT, ...) win over both.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-RUN="${TALLY_RUN_DIR:-$ROOT/.run}"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+RUN="$(realpath -m "${TALLY_RUN_DIR:-$ROOT/.run}")"
 PY="$ROOT/.venv/bin/python"
 # Start order: accounts first so the gateway can create accounts as soon as it answers.
 SERVICES=(accounts usage invoicing notifications gateway)
+
+# Services run from the checkout: that, and this checkout's interpreter, is how `running`
+# tells them from the same service of another checkout.
+cd "$ROOT"
 
 # The port each service listens on: its own TALLY_<NAME>_HTTP_PORT, else the default.
 port_of() {
@@ -24,17 +33,40 @@ port_of() {
   echo "${!variable:-$default}"
 }
 
-# Running means: the recorded pid is alive AND is still our service. A stale pid file whose
-# pid was reused by some other process must never lead us to signal that process.
+# Running means: the recorded pid is alive AND is this checkout's service: its command line
+# is exactly what `start` ran and its working directory is this checkout. A stale pid file
+# whose pid was reused by another process, or names the same service of another checkout,
+# must never lead us to signal that process.
 running() {
-  local pidfile="$RUN/pids/$1.pid"
+  local pidfile="$RUN/pids/$1.pid" pid
   [ -f "$pidfile" ] || return 1
-  tr '\0' ' ' < "/proc/$(cat "$pidfile")/cmdline" 2>/dev/null | grep -q -- "-m tally_$1"
+  pid="$(cat "$pidfile")"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  [[ "$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline")" == "$PY -m tally_$1 " ]] || return 1
+  [[ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" == "$ROOT" ]]
+}
+
+# The server URL $1 naming database $2 instead (a query such as ?sslmode=require is kept).
+with_database() {
+  "$PY" -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/" + sys.argv[2])))' "$1" "$2"
+}
+
+# Point every service at the infrastructure, unless its own variable says otherwise.
+configure() {
+  export KAFKA_BOOTSTRAP="${KAFKA_BOOTSTRAP:-127.0.0.1:${TALLY_KAFKA_PORT:-19092}}"
+  local server="${DATABASE_URL:-postgresql://tally:tally@127.0.0.1:${TALLY_PG_PORT:-15432}/postgres}"
+  local service variable
+  for service in "${SERVICES[@]}"; do
+    variable="TALLY_${service^^}_DATABASE_URL"
+    [[ -n "${!variable:-}" ]] || export "$variable=$(with_database "$server" "tally_$service")"
+  done
+  export TALLY_GATEWAY_ACCOUNTS_URL="${TALLY_GATEWAY_ACCOUNTS_URL:-http://127.0.0.1:$(port_of accounts)}"
 }
 
 start() {
   mkdir -p "$RUN/logs" "$RUN/pids" "$RUN/traces"
   export TALLY_TRACE_DIR="${TALLY_TRACE_DIR:-$RUN/traces}"
+  configure
   for service in "${SERVICES[@]}"; do
     if running "$service"; then
       echo "$service: already running (pid $(cat "$RUN/pids/$service.pid"))"
@@ -75,14 +107,30 @@ stop() {
     local pid
     pid=$(cat "$pidfile")
     if running "$service"; then
-      # The whole process group: setsid made the service its leader.
-      kill -TERM -- "-$pid" 2>/dev/null || true
+      # The whole process group when setsid made the service its leader, else itself alone.
+      local target="$pid"
+      [[ "$(ps -o pgid= -p "$pid" | tr -d ' ')" != "$pid" ]] || target="-$pid"
+      kill -TERM -- "$target" 2>/dev/null || true
       for _ in $(seq 1 40); do running "$service" || break; sleep 0.25; done
-      if running "$service"; then kill -KILL -- "-$pid" 2>/dev/null || true; fi
+      if running "$service"; then kill -KILL -- "$target" 2>/dev/null || true; fi
       echo "$service: stopped"
+    elif [[ "$pid" =~ ^[0-9]+$ && -d "/proc/$pid" ]]; then
+      echo "$service: pid $pid in $pidfile is not this checkout's $service; left alone"
     fi
     rm -f "$pidfile"
   done
+}
+
+config() {
+  configure
+  echo "KAFKA_BOOTSTRAP=$KAFKA_BOOTSTRAP"
+  local service variable
+  for service in "${SERVICES[@]}"; do
+    variable="TALLY_${service^^}_DATABASE_URL"
+    echo "$variable=${!variable}"
+    echo "TALLY_${service^^}_HTTP_PORT=$(port_of "$service")"
+  done
+  echo "TALLY_GATEWAY_ACCOUNTS_URL=$TALLY_GATEWAY_ACCOUNTS_URL"
 }
 
 status() {
@@ -97,5 +145,6 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  config) config ;;
+  *) echo "usage: $0 start|stop|status|config" >&2; exit 2 ;;
 esac

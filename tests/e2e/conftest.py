@@ -12,9 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
+from tally_runtime.http import SERVICE_TOKEN_HEADER
+from tally_testkit import move_groups_to_end
 from tally_testkit.plugin import NewDatabase
 
-from tests.e2e.system import OPS_KEY, SERVICES, System
+from tests.e2e.system import OPS_KEY, SERVICE_TOKEN, SERVICES, System
 
 
 @pytest.fixture(scope="session")
@@ -38,11 +40,15 @@ async def system(
         yield running
     finally:
         running.stop_all()
+        # What this run's groups did not read is no backlog for anyone (see tally_testkit.kafka).
+        await move_groups_to_end(kafka_bootstrap, [running.consumer_group(s) for s in SERVICES])
 
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
+    # With the service token: tests read the internal APIs too (the gateway ignores it).
+    service_token = {SERVICE_TOKEN_HEADER: SERVICE_TOKEN}
+    async with httpx.AsyncClient(timeout=10, headers=service_token) as client:
         yield client
 
 

@@ -1,7 +1,8 @@
 """`make up` + demo data print working credentials, and `make down` leaves no process behind.
 
-Runs the same scripts `make run` and `make down` call, on ports and databases of its own so
-it cannot disturb a system a developer already has running.
+Runs `make up` and `make down` themselves, on ports, databases and a run dir of their own, and
+on the test run's Kafka and PostgreSQL given as external servers (KAFKA_BOOTSTRAP,
+DATABASE_URL), so it cannot disturb a system a developer already has running.
 """
 
 import os
@@ -10,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import httpx
-from tally_testkit.plugin import NewDatabase
+from tally_testkit import ConsumerGroup, NewDatabase
 
 from tests.e2e.system import SERVICES, free_port
 
@@ -26,16 +27,33 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-async def test_given_services_started_by_script_then_demo_credentials_work_and_stop_leaves_nothing(
-    kafka_bootstrap: str, new_database: NewDatabase, tmp_path: Path
+def outside_make(environ: dict[str, str]) -> dict[str, str]:
+    """The environment without what an enclosing `make test` passes to its children."""
+    return {k: v for k, v in environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}}
+
+
+async def test_given_servers_and_ports_when_make_up_then_the_demo_works_and_down_leaves_nothing(
+    kafka_bootstrap: str,
+    postgres_url: str,
+    new_database: NewDatabase,
+    consumer_group: ConsumerGroup,
+    tmp_path: Path,
 ) -> None:
-    env = {**os.environ, "KAFKA_BOOTSTRAP": kafka_bootstrap, "TALLY_RUN_DIR": str(tmp_path)}
+    env = outside_make(os.environ) | {
+        "KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "DATABASE_URL": postgres_url,
+        "TALLY_RUN_DIR": str(tmp_path),
+        # Where `make up` would start local servers: it must start none, the ports stay free.
+        "TALLY_KAFKA_PORT": str(free_port()),
+        "TALLY_PG_PORT": str(free_port()),
+    }
     for service in SERVICES:
         prefix = f"TALLY_{service.upper()}_"
         env[f"{prefix}HTTP_PORT"] = str(free_port())
         env[f"{prefix}DATABASE_URL"] = await new_database(service)
-        env[f"{prefix}CONSUMER_GROUP"] = f"e2e-script-{tmp_path.name}-{service}"
-    env["TALLY_GATEWAY_ACCOUNTS_URL"] = f"http://127.0.0.1:{env['TALLY_ACCOUNTS_HTTP_PORT']}"
+        env[f"{prefix}CONSUMER_GROUP"] = consumer_group(service)
+    # The gateway must find accounts on the port accounts was given, unaided.
+    env.pop("TALLY_GATEWAY_ACCOUNTS_URL", None)
 
     def run(*command: str) -> str:
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
@@ -43,7 +61,7 @@ async def test_given_services_started_by_script_then_demo_credentials_work_and_s
         return done.stdout
 
     try:
-        run("bash", "scripts/services.sh", "start")
+        started = run("make", "--no-print-directory", "up")
         pids = [int((tmp_path / "pids" / f"{s}.pid").read_text()) for s in SERVICES]
         printed = run(str(ROOT / ".venv/bin/python"), "scripts/demo.py")
         sid = re.search(r"demo account\s+(AC[0-9a-f]{32})", printed)
@@ -57,8 +75,14 @@ async def test_given_services_started_by_script_then_demo_credentials_work_and_s
         assert account.status_code == 200, account.text
         assert account.json()["billing_mode"] == "trial"
     finally:
-        run("bash", "scripts/services.sh", "stop")
+        run("make", "--no-print-directory", "down")
 
-    # `stop` waits for each process to end, so nothing may be left by now.
+    # `make up` used the given servers and started none of its own
+    assert "not starting a local broker" in started, started
+    assert "not starting a local server" in started, started
+    assert not (tmp_path / "pids" / "kafka.pid").exists()
+    assert not (tmp_path / "pids" / "postgres.pid").exists()
+    # the gateway listened where it was told, and `down` waited for each process to end
+    assert gateway[1] == f"http://127.0.0.1:{env['TALLY_GATEWAY_HTTP_PORT']}"
     assert [pid for pid in pids if alive(pid)] == []
     assert list((tmp_path / "pids").glob("*.pid")) == []

@@ -1,23 +1,32 @@
 """Kafka plumbing for tests: publish as the services do, read what they publish, wait on groups.
 
-Topics are shared by every test and every run (and by a developer's ``make up``), so nothing
-here reads a topic from its beginning: readers start at the topic's current end, and consumer
-groups can be committed there before a service starts.
+Topics are shared by every test of a run and by every run (``make test`` has servers of its
+own, but external ones may be shared with anything), so nothing here reads a topic from its
+beginning: readers start at the topic's current end, and consumer groups can be committed there
+before a service starts. When a test ends, every consumer group it started is moved to the end
+of the topics (``move_groups_to_end``): a test leaves no lag behind, and nothing a later reader
+of that group would have to wade through.
 
-The fixtures (``producer``, ``publish``, ``tail``) reach every test through the ``tally``
-plugin; the functions are imported from here.
+The fixtures (``producer``, ``publish``, ``tail``, ``consumer_group``) reach every test through
+the ``tally`` plugin; the functions are imported from here.
 """
 
 from __future__ import annotations
 
+import asyncio
+import re
 import time
+import uuid
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
+from tally_contracts.topics import ALL_TOPICS
 
 from tally_testkit.polling import eventually
 
@@ -39,6 +48,12 @@ Tail = Callable[[str], Awaitable[AIOKafkaConsumer]]
 
 ReadKeyed = Callable[[str, int], Awaitable[list[ConsumerRecord[bytes, bytes]]]]
 """``await read(key, count)`` -> the first ``count`` records with that key."""
+
+ConsumerGroup = Callable[[str], str]
+"""``consumer_group("usage")`` -> a new group name of the test's own, moved to the end after."""
+
+LEAVE_SECONDS = 15.0
+"""How long a group's members may take to leave (a killed consumer's session runs out in 10 s)."""
 
 
 @pytest.fixture(scope="session")
@@ -80,6 +95,29 @@ async def tail(kafka_bootstrap: str) -> AsyncIterator[Tail]:
     yield open_reader
     for reader in readers:
         await reader.stop()
+
+
+@pytest.fixture
+async def consumer_group(kafka_bootstrap: str) -> AsyncIterator[ConsumerGroup]:
+    """Names for the test's consumer groups, each moved to the end of the topics when it ends.
+
+    ``consumer_group("usage")`` -> ``test-usage-<hex>``: give it to a service's settings, a
+    process's ``TALLY_<SERVICE>_CONSUMER_GROUP`` or a consumer. (A fixture whose value is a
+    service's settings has its group moved anyway, see the ``tally`` plugin.)
+    """
+    made: list[str] = []
+
+    def name(label: str) -> str:
+        slug = re.sub(r"[^a-z0-9-]+", "-", label.lower()).strip("-")[:30] or "group"
+        group = f"test-{slug}-{uuid.uuid4().hex[:12]}"
+        made.append(group)
+        return group
+
+    yield name
+    try:
+        await move_groups_to_end(kafka_bootstrap, made)
+    except Exception as exc:  # teardown must not fail a passed test; say what is left
+        warnings.warn(f"consumer groups {made} left where they were: {exc}", stacklevel=1)
 
 
 async def open_at_end(bootstrap: str, topic: str) -> AIOKafkaConsumer:
@@ -143,14 +181,15 @@ async def wait_committed(
 
 
 async def commit_groups_at_end(
-    bootstrap: str, groups: Iterable[str], topics: Iterable[str]
+    bootstrap: str, groups: Iterable[str], topics: Iterable[str], within: float = LEAVE_SECONDS
 ) -> None:
     """Commit each consumer group at the current end of every one of ``topics`` that exists.
 
     A fresh group would otherwise read each topic's whole backlog (other tests', earlier runs',
     a developer's own traffic) before reaching what the test publishes. A topic that does not
     exist yet is left out: a group reading it from its beginning misses nothing and waits on
-    nothing.
+    nothing. Only a group without members takes a commit from outside: one whose members are
+    still leaving is retried for ``within`` seconds.
     """
     partitions = [p for found in (await _partitions(bootstrap, topics)).values() for p in found]
     if not partitions:
@@ -162,15 +201,65 @@ async def commit_groups_at_end(
     finally:
         await probe.stop()
     for group_id in groups:
+        await _commit(bootstrap, group_id, ends, within)
+
+
+async def move_groups_to_end(
+    bootstrap: str, groups: Iterable[str], within: float = LEAVE_SECONDS
+) -> None:
+    """Move each group that ever ran to the end of Tally's topics and of every topic it read.
+
+    For a test's own groups once it is done with them: a group that has never run is left
+    alone (it has nothing to move), one with members still leaving is waited for.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        known = {row[0] for row in await admin.list_consumer_groups()}
+        started = [group for group in dict.fromkeys(groups) if group in known]
+        read = {
+            group: {tp.topic for tp in await admin.list_consumer_group_offsets(group)}
+            for group in started
+        }
+    finally:
+        await admin.close()
+    for group in started:
+        topics = [*(spec.name for spec in ALL_TOPICS), *sorted(read[group])]
+        await commit_groups_at_end(bootstrap, [group], topics, within)
+
+
+async def group_exists(bootstrap: str, group: str) -> bool:
+    """True when the broker knows consumer group ``group`` (it has run, or holds offsets)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return group in {row[0] for row in await admin.list_consumer_groups()}
+    finally:
+        await admin.close()
+
+
+async def _commit(
+    bootstrap: str, group_id: str, offsets: dict[TopicPartition, int], within: float
+) -> None:
+    deadline = time.monotonic() + within
+    while True:
         group = AIOKafkaConsumer(
             bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False
         )
         await group.start()
         try:
-            group.assign(list(ends))
-            await group.commit(dict(ends))
+            group.assign(list(offsets))
+            await group.commit(dict(offsets))
+            return
+        except KafkaError as error:
+            # The broker takes commits from outside a group only while it has no member.
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"consumer group {group_id} still has members after {within} s: {error!r}"
+                ) from error
         finally:
             await group.stop()
+        await asyncio.sleep(0.5)
 
 
 async def _partitions(bootstrap: str, topics: Iterable[str]) -> dict[str, list[TopicPartition]]:

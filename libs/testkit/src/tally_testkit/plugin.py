@@ -10,8 +10,14 @@ Where each comes from, first match wins:
 3. otherwise the test fails and says what is missing. It never skips: a skipped
    integration test reads like a passing one.
 
-The Kafka fixtures built on the broker (``producer``, ``publish``, ``tail``) live in
-``tally_testkit.kafka``, registered below with this plugin.
+The Kafka fixtures built on the broker (``producer``, ``publish``, ``tail``,
+``consumer_group``) live in ``tally_testkit.kafka``, registered below with this plugin.
+
+Every consumer group a test starts is moved to the end of the topics when the test is done
+with it: the ``consumer_group`` fixture's names, and the group of any fixture whose value is a
+service's settings (``ServiceSettings``) on the test broker, once that fixture is torn down
+(after the app built on it has stopped). A group that existed before the fixture made its
+settings is not the test's, and is left alone.
 """
 
 from __future__ import annotations
@@ -21,7 +27,9 @@ import os
 import re
 import uuid
 import warnings
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
@@ -30,7 +38,11 @@ from tally_runtime.database import with_database
 from tally_runtime.kafka import ensure_topics
 from tally_runtime.settings import ServiceSettings
 
+from tally_testkit.kafka import group_exists, move_groups_to_end
+
 pytest_plugins = ["tally_testkit.kafka"]
+
+T = TypeVar("T")
 
 NewDatabase = Callable[[str], Awaitable[str]]
 """The ``new_database`` factory: ``await new_database("usage")`` -> URL of a new database."""
@@ -81,7 +93,60 @@ def kafka_bootstrap() -> Iterator[str]:
 def _with_topics(address: str) -> str:
     # The broker creates no topic on first use, so create them all as a service would.
     asyncio.run(ensure_topics(ServiceSettings(kafka_bootstrap=address), ALL_TOPICS))
+    _test_brokers.add(address)
     return address
+
+
+_test_brokers: set[str] = set()
+"""Addresses ``kafka_bootstrap`` handed out: the only brokers whose groups the hooks touch."""
+
+_not_ours: set[tuple[str, str]] = set()
+"""(broker, group) of settings fixtures whose group existed before the fixture ran."""
+
+
+def _tested_group(value: object) -> tuple[str, str] | None:
+    """(broker, group) when ``value`` is a service's settings on the test broker."""
+    if isinstance(value, ServiceSettings) and value.kafka_bootstrap in _test_brokers:
+        return value.kafka_bootstrap, value.consumer_group
+    return None
+
+
+def _aside(work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work`` to completion on a loop of its own, in a thread of its own.
+
+    Hooks run between the tests' event loop's turns, or even within one (a fixture requested
+    from an async test): a private loop in another thread disturbs neither.
+    """
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, work).result()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> Generator[None, Any, Any]:
+    """Note a settings fixture's group that already exists: it is not the test's to move."""
+    value = yield
+    if (found := _tested_group(value)) and _aside(group_exists(*found)):
+        _not_ours.add(found)
+    return value
+
+
+def pytest_fixture_post_finalizer(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> None:
+    """Move a settings fixture's consumer group to the end of the topics once it is torn down."""
+    cached = fixturedef.cached_result
+    if cached is None or cached[2] is not None:
+        return
+    found = _tested_group(cached[0])
+    if found is None or found in _not_ours:
+        return
+    broker, group = found
+    try:
+        _aside(move_groups_to_end(broker, [group]))
+    except Exception as exc:  # teardown must not fail a passed test; say what is left
+        warnings.warn(f"consumer group {group} left where it was: {exc}", stacklevel=1)
 
 
 @pytest.fixture(scope="session")

@@ -2,12 +2,15 @@
 
 import asyncio
 import json
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from tally_contracts.topics import ACCOUNT_STATE, ALL_TOPICS
@@ -136,6 +139,107 @@ async def test_a_group_committed_at_the_end_skips_the_backlog_and_wait_committed
     # then it read the new record first, not the backlog, and its commit is seen past it
     assert message.value == b"new"
     await wait_committed(kafka_bootstrap, group, sent, within=10)
+
+
+INNER_SESSION = """
+import pytest
+from aiokafka import AIOKafkaConsumer
+from tally_runtime.settings import ServiceSettings
+
+@pytest.fixture
+async def settings(kafka_bootstrap):
+    return ServiceSettings(kafka_bootstrap=kafka_bootstrap, consumer_group={settings_group!r})
+
+async def test_reads_the_first_record_in_each_group(kafka_bootstrap, settings, consumer_group):
+    named = consumer_group("probe")
+    open({named_file!r}, "w").write(named)
+    for group in (settings.consumer_group, named):
+        consumer = AIOKafkaConsumer(
+            {topic!r}, bootstrap_servers=kafka_bootstrap, group_id=group,
+            enable_auto_commit=False, auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            await consumer.getone()
+            await consumer.commit()
+        finally:
+            await consumer.stop()
+"""
+
+
+async def committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    """The group's committed offset on each partition of ``topic``."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
+
+
+async def run_inner_session(tmp_path: Path, **names: str) -> subprocess.CompletedProcess[str]:
+    """Run a pytest session of its own (the tally plugin loads as in any run) over one test."""
+    (tmp_path / "pytest.ini").write_text(
+        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = session\n"
+        "asyncio_default_test_loop_scope = session\n"
+    )
+    (tmp_path / "test_inner.py").write_text(INNER_SESSION.format(**names))
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)]
+    return await asyncio.to_thread(
+        subprocess.run, command, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+
+
+async def test_given_a_test_that_consumed_in_its_groups_when_it_ends_then_they_are_at_the_end(
+    kafka_bootstrap: str, producer: AIOKafkaProducer, scratch_topic: str, tmp_path: Path
+) -> None:
+    # given a topic with 3 records on partition 0 (one old, two new) and 1 on partition 1
+    topic = scratch_topic
+    for value in (b"second", b"third"):
+        await producer.send_and_wait(topic, value, key=b"AC1", partition=0)
+    settings_group = f"testkit-settings-{uuid.uuid4().hex}"
+    named_file = tmp_path / "named-group"
+
+    # when a test reads one record in its settings' group and in a consumer_group() group,
+    # commits, and ends
+    inner = await run_inner_session(
+        tmp_path, topic=topic, settings_group=settings_group, named_file=str(named_file)
+    )
+    assert inner.returncode == 0, inner.stdout + inner.stderr
+
+    # then both groups sit at the end of every partition: nothing left for them to read
+    for group in (settings_group, named_file.read_text()):
+        assert await committed(kafka_bootstrap, group, topic) == {0: 3, 1: 1}, group
+
+
+async def test_given_a_group_that_existed_before_the_test_when_the_test_ends_then_it_is_left_alone(
+    kafka_bootstrap: str, scratch_topic: str, tmp_path: Path
+) -> None:
+    # given a group someone else already runs, committed at the start of the topic
+    topic = scratch_topic
+    theirs = f"testkit-theirs-{uuid.uuid4().hex}"
+    partitions = [TopicPartition(topic, 0), TopicPartition(topic, 1)]
+    await _commit_at(kafka_bootstrap, theirs, dict.fromkeys(partitions, 0))
+
+    # when a test's settings name that group, and the test reads one record in it and ends
+    inner = await run_inner_session(
+        tmp_path, topic=topic, settings_group=theirs, named_file=str(tmp_path / "named")
+    )
+    assert inner.returncode == 0, inner.stdout + inner.stderr
+
+    # then the group is where the test's own reading left it, not moved to the end
+    assert sorted((await committed(kafka_bootstrap, theirs, topic)).values()) == [0, 1]
+
+
+async def _commit_at(bootstrap: str, group: str, offsets: dict[TopicPartition, int]) -> None:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    await consumer.start()
+    try:
+        consumer.assign(list(offsets))
+        await consumer.commit(offsets)
+    finally:
+        await consumer.stop()
 
 
 class _Event:
