@@ -18,6 +18,7 @@ from tally_testkit import commit_groups_at_end
 
 SERVICES = ("accounts", "usage", "invoicing", "notifications", "gateway")
 OPS_KEY = "e2e-ops-key"
+SERVICE_TOKEN = "e2e-service-token"
 
 
 def free_port() -> int:
@@ -54,6 +55,7 @@ class System:
             "KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "TALLY_ENVIRONMENT": "test",
             "TALLY_TRACE_DIR": str(self.trace_dir),
+            "TALLY_SERVICE_TOKEN": SERVICE_TOKEN,
             f"{prefix}DATABASE_URL": self.databases[service],
             f"{prefix}HTTP_PORT": str(self.ports[service]),
             f"{prefix}CONSUMER_GROUP": self.consumer_group(service),

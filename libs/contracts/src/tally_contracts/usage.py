@@ -14,6 +14,7 @@ from pydantic import (
     Field,
     StrictStr,
     ValidationInfo,
+    field_serializer,
     field_validator,
 )
 
@@ -149,6 +150,11 @@ class UsageEvent(BaseModel):
         if value is None and info.data.get("category") is UsageCategory.PHONE_NUMBERS:
             raise ValueError("is required for category phone-numbers")
         return value
+
+    @field_serializer("quantity", when_used="json")
+    def _canonical_quantity(self, quantity: Decimal) -> str:
+        # As stored and forwarded: the same event always encodes to the same bytes.
+        return plain_decimal(quantity)
 
     def wire_quantity(self) -> str:
         """The quantity as the canonical decimal string stored and forwarded downstream."""

@@ -141,7 +141,9 @@ def test_given_a_json_array_instead_of_an_object_then_it_is_rejected() -> None:
     ],
 )
 def test_given_quantity_at_the_limits_then_it_is_kept_exactly(quantity: Any, expected: str) -> None:
-    assert parse(valid_event(quantity=quantity)).wire_quantity() == expected
+    event = parse(valid_event(quantity=quantity))
+    assert event.wire_quantity() == expected
+    assert json.loads(event.model_dump_json())["quantity"] == expected  # as forwarded
 
 
 @pytest.mark.parametrize("number", ["1.0000000000000000001", "100000000.000000000000000000001"])

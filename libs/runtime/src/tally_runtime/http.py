@@ -1,23 +1,53 @@
-"""What the services' HTTP APIs share: the pool, the account SID path, /health, exact JSON."""
+"""What the services' HTTP APIs share: the pool, the account SID path, /health, a service token."""
 
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+import hmac
+from typing import Annotated
 
 import asyncpg
-from fastapi import APIRouter, Depends, Path, Request, Response
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, Depends, Path, Request, Security
+from fastapi.security import APIKeyHeader
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 from tally_contracts.envelope import ACCOUNT_SID_PATTERN
-from tally_contracts.usage import read_json
+
+from tally_runtime.settings import ServiceSettings
+
+SERVICE_TOKEN_HEADER = "X-Tally-Service-Token"  # noqa: S105 - a header name, not a secret
+"""Where a caller of an internal API puts the shared service token (`TALLY_SERVICE_TOKEN`)."""
 
 
-def _database_pool(request: Request) -> asyncpg.Pool:
+async def _database_pool(request: Request) -> asyncpg.Pool:
+    # `async`, like every dependency here: FastAPI runs a plain `def` in a worker thread.
     pool: asyncpg.Pool = request.app.state.pool
     return pool
 
 
 DatabasePool = Annotated[asyncpg.Pool, Depends(_database_pool)]
 """The service's pool, which its composition root puts on `app.state.pool` at start-up."""
+
+_service_token = APIKeyHeader(
+    name=SERVICE_TOKEN_HEADER,
+    scheme_name="ServiceToken",
+    description="the shared service token; only Tally's own services call internal APIs",
+    auto_error=False,
+)
+
+
+async def internal_caller(
+    request: Request, presented: Annotated[str | None, Security(_service_token)]
+) -> None:
+    """Let a request through only with the service token: add it to each internal router.
+
+    The composition root puts its settings on `app.state.settings`; without them nobody
+    gets in (the error is a 500, logged), never everybody.
+    """
+    settings: ServiceSettings = request.app.state.settings
+    expected = settings.service_token.get_secret_value().encode()
+    if presented is None or not hmac.compare_digest(presented.encode(), expected):
+        raise HTTPException(
+            401, "Invalid or missing service token", {"WWW-Authenticate": SERVICE_TOKEN_HEADER}
+        )
+
 
 AccountSidPath = Annotated[
     str, Path(pattern=ACCOUNT_SID_PATTERN.pattern, description="`AC` + 32 lowercase hex digits")
@@ -35,26 +65,3 @@ health_router = APIRouter()
 async def health() -> Health:
     """Answers once the service has started: database migrated, consumers running."""
     return Health()
-
-
-class _ExactNumbersRequest(Request):
-    async def json(self) -> Any:
-        if not hasattr(self, "_json"):
-            self._json = read_json(await self.body())
-        return self._json
-
-
-class ExactNumbersRoute(APIRoute):
-    """A route whose JSON body keeps numbers exact: `1.0000001` arrives as a Decimal, not a float.
-
-    Usage quantities may be JSON numbers; a float would round away the digits the contract
-    rules on (at most 6 decimal places) before anything could check them.
-    """
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handle = super().get_route_handler()
-
-        async def handle_exactly(request: Request) -> Response:
-            return await handle(_ExactNumbersRequest(request.scope, request.receive))
-
-        return handle_exactly

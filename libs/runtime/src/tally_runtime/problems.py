@@ -1,14 +1,20 @@
 """RFC 9457 problem responses for every HTTP API, each naming the field that was wrong."""
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tally_contracts.errors import FieldError
+
+log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -86,8 +92,53 @@ async def _on_problem(_: Request, error: Exception) -> JSONResponse:
     return problem_response(error.problem)
 
 
+class _UnexpectedErrors:
+    """Answers an error no handler expected with a bare 500 problem, and logs it in full.
+
+    The caller learns the trace id and nothing else: no message, type or stack, which could
+    tell an attacker about the internals. The log and the trace span hold the rest.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        answered = False
+
+        async def send_noting_answer(message: Message) -> None:
+            nonlocal answered
+            answered = answered or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_answer)
+        except Exception as error:
+            if answered:
+                raise  # too late for a problem document; the server drops the connection
+            trace_id = _record(error, f"{scope['method']} {scope['path']}")
+            problem = Problem(
+                status=500,
+                title="Internal server error",
+                detail=f"an unexpected error; it is logged under trace {trace_id}",
+            )
+            await problem_response(problem)(scope, receive, send)
+
+
+def _record(error: Exception, request: str) -> str:
+    span = trace.get_current_span()
+    span.record_exception(error)
+    span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+    trace_id = format(span.get_span_context().trace_id, "032x")
+    log.error("unexpected error answering %s (trace %s)", request, trace_id, exc_info=error)
+    return trace_id
+
+
 def install_problem_handlers(app: FastAPI) -> None:
-    """Make every error of `app` an RFC 9457 problem document."""
+    """Make every error of `app` an RFC 9457 problem document, an unexpected one included."""
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(HTTPException, _on_http_error)
     app.add_exception_handler(ProblemError, _on_problem)
+    app.add_middleware(_UnexpectedErrors)

@@ -35,6 +35,11 @@ class ServiceSettings(BaseSettings):
         validation_alias=AliasChoices("TALLY_TRACE_DIR", "trace_dir"),
         description="write finished spans as JSON lines to <trace_dir>/<service>.jsonl",
     )
+    service_token: SecretStr = Field(
+        SecretStr(PLACEHOLDER_SECRET),
+        validation_alias=AliasChoices("TALLY_SERVICE_TOKEN", "service_token"),
+        description="the token every internal HTTP API requires of its callers; shared by all",
+    )
     database_url: str = "postgresql://tally:tally@127.0.0.1:15432/tally"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
@@ -66,9 +71,16 @@ class ServiceSettings(BaseSettings):
         if self.environment != "development":
             for name, value in self:
                 if isinstance(value, SecretStr) and value.get_secret_value() == PLACEHOLDER_SECRET:
-                    prefix = self.model_config.get("env_prefix", "")
                     raise ValueError(
-                        f"{name} still holds the development placeholder; set {prefix}"
-                        f"{name.upper()} to a real secret to run in {self.environment}"
+                        f"{name} still holds the development placeholder; set"
+                        f" {self._variable_of(name)} to a real secret to run in {self.environment}"
                     )
         return self
+
+    @classmethod
+    def _variable_of(cls, name: str) -> str:
+        # A shared setting is read from its unprefixed alias (`TALLY_SERVICE_TOKEN`).
+        alias = cls.model_fields[name].validation_alias
+        if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str):
+            return alias.choices[0]
+        return f"{cls.model_config.get('env_prefix', '')}{name.upper()}"

@@ -3,22 +3,27 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tally_contracts.accounts import AccountStatus, BillingMode
+from tally_contracts.envelope import AccountSid
 from tally_runtime.clock import Clock
-from tally_runtime.http import AccountSidPath, DatabasePool
+from tally_runtime.http import AccountSidPath, DatabasePool, internal_caller
 from tally_runtime.problems import PROBLEM_JSON, Problem, ProblemError
 
 from tally_accounts import handlers
-from tally_accounts.domain import Account, NewAccount, is_valid_time_zone
+from tally_accounts.domain import Account, NewAccount, SidTaken, is_valid_time_zone
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(internal_caller)])
 
 _PROBLEM: dict[str, Any] = {
     "model": Problem,
     "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
 }
+
+
+def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status_code: _PROBLEM for status_code in statuses}
 
 
 class AccountCreate(BaseModel):
@@ -33,6 +38,9 @@ class AccountCreate(BaseModel):
     multi_account_invoicing: bool = False
     reseller: bool = False
     nonprofit_org: bool = False
+    sid: AccountSid | None = Field(
+        None, description="the SID to open; asking again with the same request finds it (a retry)"
+    )
 
     @field_validator("time_zone")
     @classmethod
@@ -65,7 +73,7 @@ class AccountPublic(BaseModel):
         return cls(**vars(account))
 
 
-def _clock(request: Request) -> Clock:
+async def _clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
@@ -77,17 +85,27 @@ RequestClock = Annotated[Clock, Depends(_clock)]
 @router.post(
     "/accounts",
     status_code=status.HTTP_201_CREATED,
-    responses={422: _PROBLEM},
+    responses=_problems(401, 409, 422) | {200: {"description": "opened before by this request"}},
 )
 async def create_account(
-    body: AccountCreate, pool: DatabasePool, clock: RequestClock
+    body: AccountCreate, response: Response, pool: DatabasePool, clock: RequestClock
 ) -> AccountPublic:
-    """Open a trial account; its first state is published on `accounts.state.v1`."""
-    account = await handlers.create_account(NewAccount(**body.model_dump()), pool=pool, clock=clock)
+    """Open a trial account; its first state is published on `accounts.state.v1`.
+
+    With a `sid`, the same request again answers 200 with that account as it is now; the
+    `sid` of an account another request opened is a 409.
+    """
+    request = NewAccount(**body.model_dump(exclude={"sid"}))
+    try:
+        account, opened = await handlers.open_account(request, sid=body.sid, pool=pool, clock=clock)
+    except SidTaken as taken:
+        raise ProblemError(409, "Account SID taken", detail=str(taken)) from None
+    if not opened:
+        response.status_code = status.HTTP_200_OK
     return AccountPublic.of(account)
 
 
-@router.get("/accounts/{sid}", responses={404: _PROBLEM, 422: _PROBLEM})
+@router.get("/accounts/{sid}", responses=_problems(401, 404, 422))
 async def get_account(sid: AccountSidPath, pool: DatabasePool) -> AccountPublic:
     """The account with this SID."""
     account = await handlers.find_account(sid, pool=pool)

@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
             yield
 
     app = FastAPI(title="Tally accounts (internal)", lifespan=lifespan)
+    app.state.settings = settings  # the service token its API requires
     app.state.clock = clock
     install_problem_handlers(app)
     app.include_router(router)

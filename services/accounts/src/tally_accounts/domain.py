@@ -1,8 +1,10 @@
 """Accounts: what one is, how a new one starts, and the state event every change publishes."""
 
+import hashlib
+import json
 import secrets
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from tally_contracts.accounts import AccountState, AccountStatus, BillingMode
@@ -38,6 +40,19 @@ class NewAccount:
     multi_account_invoicing: bool = False
     reseller: bool = False
     nonprofit_org: bool = False
+
+    def fingerprint(self) -> bytes:
+        """A hash of the request: asking twice for one SID must be asking the same thing."""
+        canonical = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).digest()
+
+
+class SidTaken(Exception):
+    """The SID a caller named is already an account, opened by another request."""
+
+    def __init__(self, sid: str) -> None:
+        super().__init__(f"{sid} was opened by another request")
+        self.sid = sid
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,12 @@ _COLUMNS = (
 )
 
 
-async def insert_account(conn: Connection, account: Account) -> None:
-    """Store a new account."""
-    await conn.execute(
-        f"INSERT INTO accounts ({_COLUMNS})"  # noqa: S608 - a constant column list
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+async def insert_account(conn: Connection, account: Account, *, opened_with: bytes) -> bool:
+    """Store a new account, unless its SID is taken; whether it was stored."""
+    inserted: bool | None = await conn.fetchval(
+        f"INSERT INTO accounts ({_COLUMNS}, opened_with)"  # noqa: S608 - a constant column list
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        " ON CONFLICT (sid) DO NOTHING RETURNING true",
         account.sid,
         account.owner,
         account.friendly_name,
@@ -30,7 +31,19 @@ async def insert_account(conn: Connection, account: Account) -> None:
         account.version,
         account.created_at,
         account.updated_at,
+        opened_with,
     )
+    return bool(inserted)
+
+
+async def fetch_opened(conn: Connection, sid: str) -> tuple[Account, bytes | None]:
+    """An existing account and the hash of the request that opened it."""
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS}, opened_with FROM accounts WHERE sid = $1",  # noqa: S608 - constant
+        sid,
+    )
+    assert row is not None
+    return _account_from(row), row["opened_with"]
 
 
 async def fetch_account(conn: Connection | asyncpg.Pool, sid: str) -> Account | None:

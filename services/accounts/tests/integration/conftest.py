@@ -7,10 +7,14 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from tally_accounts.app import create_app
 from tally_accounts.config import Settings
 from tally_contracts.topics import ACCOUNT_STATE
+from tally_runtime.http import SERVICE_TOKEN_HEADER
 from tally_testkit import NewDatabase, Tail, by_key
+
+SERVICE_TOKEN = "accounts-tests-service-token"
 
 ReadKeyed = Callable[[str, int], Awaitable[list[dict[str, Any]]]]
 """`await read(key, count)`: the JSON values of the first `count` new records with that key."""
@@ -26,11 +30,16 @@ async def accounts(
         kafka_bootstrap=kafka_bootstrap,
         database_url=await new_database("accounts"),
         consumer_group=f"test-accounts-{uuid.uuid4().hex[:8]}",
+        service_token=SecretStr(SERVICE_TOKEN),
     )
     app = create_app(settings)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://accounts") as client,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app),
+            base_url="http://accounts",
+            headers={SERVICE_TOKEN_HEADER: SERVICE_TOKEN},
+        ) as client,
     ):
         yield client
 

@@ -5,6 +5,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+import pytest
+from tally_runtime.http import SERVICE_TOKEN_HEADER
+from tally_testkit import new_sid
 
 ReadKeyed = Callable[[str, int], Awaitable[list[dict[str, Any]]]]
 
@@ -101,3 +104,56 @@ async def test_given_a_malformed_sid_then_reading_it_is_a_422_problem_naming_sid
 
 async def test_given_a_started_service_then_health_answers(accounts: httpx.AsyncClient) -> None:
     assert (await accounts.get("/health")).json() == {"status": "ok"}
+
+
+async def test_given_a_named_sid_asked_again_with_the_same_request_then_the_same_account_once(
+    accounts: httpx.AsyncClient, account_states: ReadKeyed
+) -> None:
+    sid = new_sid()
+    first = await accounts.post("/accounts", json=NEW_ACCOUNT | {"sid": sid})
+    again = await accounts.post("/accounts", json=NEW_ACCOUNT | {"sid": sid})
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["sid"] == sid
+    assert again.json() == first.json()
+    [state] = await account_states(sid, 1)
+    assert state["event_id"] == f"account:{sid}:v1"
+
+
+async def test_given_a_named_sid_asked_again_with_another_request_then_409_and_it_is_unchanged(
+    accounts: httpx.AsyncClient,
+) -> None:
+    sid = new_sid()
+    first = await accounts.post("/accounts", json=NEW_ACCOUNT | {"sid": sid})
+    other = await accounts.post("/accounts", json=NEW_ACCOUNT | {"sid": sid, "reseller": True})
+
+    assert other.status_code == 409
+    assert other.headers["content-type"] == "application/problem+json"
+    assert (await accounts.get(f"/accounts/{sid}")).json() == first.json()
+
+
+@pytest.mark.parametrize("token", [None, "", "not-the-service-token"])
+async def test_given_no_or_a_wrong_service_token_then_401_and_no_account_is_read_or_opened(
+    accounts: httpx.AsyncClient, token: str | None
+) -> None:
+    sid = new_sid()
+    for request in (
+        accounts.build_request("POST", "/accounts", json=NEW_ACCOUNT | {"sid": sid}),
+        accounts.build_request("GET", f"/accounts/{sid}"),
+    ):
+        del request.headers[SERVICE_TOKEN_HEADER]
+        if token is not None:
+            request.headers[SERVICE_TOKEN_HEADER] = token
+        response = await accounts.send(request)
+        assert response.status_code == 401
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["www-authenticate"] == SERVICE_TOKEN_HEADER
+    assert (await accounts.get(f"/accounts/{sid}")).status_code == 404
+
+
+async def test_given_no_service_token_then_health_still_answers(
+    accounts: httpx.AsyncClient,
+) -> None:
+    request = accounts.build_request("GET", "/health")
+    del request.headers[SERVICE_TOKEN_HEADER]
+    assert (await accounts.send(request)).json() == {"status": "ok"}

@@ -84,3 +84,15 @@ def test_given_an_unknown_time_zone_in_a_request_then_the_error_names_time_zone(
 def test_given_an_owner_longer_than_128_characters_then_the_request_is_refused() -> None:
     with pytest.raises(ValidationError, match="owner"):
         AccountCreate(owner="x" * 129, friendly_name="Acme", time_zone="UTC")
+
+
+def test_given_the_same_request_then_the_same_fingerprint_and_any_change_another() -> None:
+    request = NewAccount(owner="acme", friendly_name="Acme", time_zone="UTC")
+    same = NewAccount(owner="acme", friendly_name="Acme", time_zone="UTC", flex=False)
+    changed = [
+        NewAccount(owner="acme", friendly_name="Acme", time_zone="UTC", flex=True),
+        NewAccount(owner="acme", friendly_name="Acme EU", time_zone="UTC"),
+        NewAccount(owner="acme2", friendly_name="Acme", time_zone="UTC"),
+    ]
+    assert same.fingerprint() == request.fingerprint()
+    assert len({r.fingerprint() for r in [request, *changed]}) == 4

@@ -21,19 +21,25 @@ class UpstreamAccount(BaseModel):
     billing_mode: BillingMode
 
 
-def _unavailable(detail: str) -> ProblemError:
-    return ProblemError(503, "Accounts service unavailable", detail=detail)
+class AccountsUnavailable(ProblemError):
+    """The accounts service did not answer, or answered with an error of its own (5xx)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(503, "Accounts service unavailable", detail=detail)
 
 
 class AccountsClient:
-    """Calls `POST /accounts` and `GET /accounts/{sid}`; their problems reach the caller as-is."""
+    """Calls `POST /accounts` and `GET /accounts/{sid}`; their problems reach the caller as-is.
+
+    The http client carries the service token the accounts service requires.
+    """
 
     def __init__(self, http: httpx.AsyncClient) -> None:
         self._http = http
 
-    async def create(self, request: AccountCreate) -> UpstreamAccount:
-        """Open an account."""
-        response = await self._send("POST", "/accounts", request.model_dump())
+    async def open(self, request: AccountCreate, *, sid: str) -> UpstreamAccount:
+        """Open the account `sid`, or find it if this same request opened it already."""
+        response = await self._send("POST", "/accounts", {**request.model_dump(), "sid": sid})
         return self._account_from(response)
 
     async def find(self, sid: str) -> UpstreamAccount | None:
@@ -47,9 +53,12 @@ class AccountsClient:
         try:
             response = await self._http.request(method, path, json=body)
         except httpx.HTTPError as error:
-            raise _unavailable(f"{type(error).__name__}: {error}") from error
+            raise AccountsUnavailable(f"{type(error).__name__}: {error}") from error
         if response.status_code >= httpx.codes.INTERNAL_SERVER_ERROR:
-            raise _unavailable(f"it answered {response.status_code}")
+            raise AccountsUnavailable(f"it answered {response.status_code}")
+        if response.status_code == httpx.codes.UNAUTHORIZED:
+            # The gateway's own misconfiguration (service token); not the caller's to fix.
+            raise AccountsUnavailable("it refused the gateway's service token")
         return response
 
     @staticmethod
@@ -59,7 +68,7 @@ class AccountsClient:
         try:
             return UpstreamAccount.model_validate_json(response.content)
         except ValidationError as error:
-            raise _unavailable(f"unexpected answer: {error}") from error
+            raise AccountsUnavailable(f"unexpected answer: {error}") from error
 
 
 def _relayed(response: httpx.Response) -> ProblemError:

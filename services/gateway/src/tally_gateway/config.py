@@ -1,6 +1,6 @@
 """The gateway's settings: `TALLY_GATEWAY_*`, localhost defaults."""
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 from tally_runtime.settings import PLACEHOLDER_SECRET, ServiceSettings
 
@@ -14,6 +14,15 @@ class Settings(ServiceSettings):
     http_port: int = 8000
     accounts_url: str = "http://127.0.0.1:8101"
     upstream_timeout_seconds: float = 10.0
+    ack_timeout_seconds: float = Field(
+        5.0, gt=0, description="how long a usage request waits for Kafka's acks before a 503"
+    )
+    kafka_linger_ms: int = Field(
+        5, ge=0, description="how long the producer gathers records before sending a batch"
+    )
+    max_body_bytes: int = Field(
+        4 * 1024 * 1024, gt=0, description="larger request bodies are refused (413) unread"
+    )
     ops_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
     """The bearer key of ops endpoints (`Authorization: Bearer <ops key>`)."""
     token_pepper: SecretStr = SecretStr(PLACEHOLDER_SECRET)

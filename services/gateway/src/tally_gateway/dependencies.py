@@ -1,47 +1,56 @@
-"""What routes may ask for: the wiring app.py built, and who the caller is.
+"""What routes may ask for: the wiring app.py built, who the caller is, the usage body.
 
 `authenticated_account` is the one place that decides whether a caller may touch an
-account: every `/v1/Accounts/{sid}/...` route depends on it.
+account: every `/v1/Accounts/{sid}/...` route depends on it. A usage body is read only
+after it, so a stranger never makes the gateway read or parse one.
 """
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.http import HTTPBase
-from faststream.kafka import KafkaBroker
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException
+from tally_contracts.errors import FieldError
+from tally_contracts.usage import read_json
 from tally_runtime.clock import Clock
 from tally_runtime.http import DatabasePool
+from tally_runtime.problems import ProblemError
 
 from tally_gateway import handlers
 from tally_gateway.accounts_client import AccountsClient
 from tally_gateway.config import Settings
-from tally_gateway.domain import basic_credentials, is_ops_key
+from tally_gateway.domain import MAX_EVENTS_PER_REQUEST, basic_credentials, is_ops_key
+from tally_gateway.schemas import UsageBatch
+from tally_gateway.usage_producer import UsagePublisher
 
 
-def _settings(request: Request) -> Settings:
+# `async` getters: FastAPI would run a plain `def` in a worker thread, for every request.
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def _broker(request: Request) -> KafkaBroker:
-    broker: KafkaBroker = request.app.state.broker
-    return broker
+async def _publisher(request: Request) -> UsagePublisher:
+    publisher: UsagePublisher = request.app.state.usage_publisher
+    return publisher
 
 
-def _accounts(request: Request) -> AccountsClient:
+async def _accounts(request: Request) -> AccountsClient:
     accounts: AccountsClient = request.app.state.accounts
     return accounts
 
 
-def _clock(request: Request) -> Clock:
+async def _clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
-Broker = Annotated[KafkaBroker, Depends(_broker)]
+Publisher = Annotated[UsagePublisher, Depends(_publisher)]
 Accounts = Annotated[AccountsClient, Depends(_accounts)]
 RequestClock = Annotated[Clock, Depends(_clock)]
 
@@ -98,3 +107,50 @@ async def ops_caller(
 
 OwnAccountSid = Annotated[str, Depends(authenticated_account)]
 """The path's account SID, proven to be the caller's."""
+
+
+async def _usage_batch(_caller: OwnAccountSid, request: Request) -> UsageBatch:
+    """The body of a usage request, read only once the caller has proved who it is.
+
+    FastAPI reads a declared body before any dependency runs; reading it here instead keeps a
+    stranger from making the gateway read and parse megabytes.
+    """
+    if not _is_json(request.headers.get("content-type", "")):
+        raise ProblemError(415, "Unsupported media type", detail="send application/json")
+    document = _json_document(await request.body())
+    events = document.get("events") if isinstance(document, dict) else None
+    if isinstance(events, list) and len(events) > MAX_EVENTS_PER_REQUEST:
+        reason = f"at most {MAX_EVENTS_PER_REQUEST} events per request, not {len(events)}"
+        errors = [FieldError(field="events", reason=reason)]
+        raise ProblemError(413, "Too many events", detail=reason, errors=errors)
+    try:
+        return UsageBatch.model_validate(document)
+    except ValidationError as error:
+        raise RequestValidationError(
+            [{**detail, "loc": ("body", *detail["loc"])} for detail in error.errors()]
+        ) from None
+
+
+def _is_json(content_type: str) -> bool:
+    media_type = content_type.partition(";")[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+def _json_document(body: bytes) -> Any:
+    try:
+        return read_json(body)
+    except json.JSONDecodeError as error:
+        position, cause = error.pos, error.msg
+    except UnicodeDecodeError as error:
+        position, cause = error.start, "not UTF-8 text"
+    except RecursionError:
+        position, cause = 0, "nested too deeply"
+    # Worded by the problem handlers as for any JSON body FastAPI parses itself.
+    invalid = {"type": "json_invalid", "loc": ("body", position), "ctx": {"error": cause}}
+    raise RequestValidationError([invalid])
+
+
+UsageBody = Annotated[UsageBatch, Depends(_usage_batch)]
+"""The request's usage batch, read after the caller's credentials were checked."""

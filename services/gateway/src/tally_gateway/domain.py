@@ -1,14 +1,15 @@
-"""The gateway's pure rules: credentials, and which usage events of a request may go on."""
+"""The gateway's pure rules: credentials, account openings, which usage events may go on."""
 
 import base64
 import binascii
 import hashlib
 import hmac
+import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal
+from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import ValidationError
 from tally_contracts.envelope import ACCOUNT_SID_PATTERN
@@ -29,11 +30,6 @@ class BasicCredentials:
 
     username: str
     password: str = field(repr=False)
-
-
-def new_auth_token() -> str:
-    """A fresh auth token: 32 hex digits, 128 random bits."""
-    return secrets.token_hex(16)
 
 
 def hash_token(pepper: bytes, token: str) -> bytes:
@@ -68,6 +64,50 @@ def basic_credentials(scheme: str, encoded: str) -> BasicCredentials | None:
 def is_account_sid(username: str) -> bool:
     """Whether a Basic username names an account (API keys, `SK...`, will name themselves)."""
     return ACCOUNT_SID_PATTERN.fullmatch(username) is not None
+
+
+# --- account openings --------------------------------------------------------------------
+
+RETRY_WINDOW = timedelta(hours=24)
+"""How long a retry under the same Idempotency-Key can show an account's auth token again."""
+
+
+@dataclass(frozen=True)
+class Opening:
+    """An account the gateway set out to open, under the Idempotency-Key of the request.
+
+    Recorded before the accounts service is asked, so whatever fails afterwards, a retry
+    opens (or finds) this very SID and shows the token its seed stands for.
+    """
+
+    idempotency_key: str
+    request_hash: bytes
+    account_sid: str
+    token_seed: bytes | None = field(repr=False)
+    """None once the retry window has passed: then only the token's hash is kept."""
+    opened_at: datetime
+
+
+def new_opening(idempotency_key: str, request: Mapping[str, Any], *, now: datetime) -> Opening:
+    """A fresh SID and token seed for a request that has not been seen under its key."""
+    return Opening(
+        idempotency_key=idempotency_key,
+        request_hash=request_hash(request),
+        account_sid="AC" + secrets.token_hex(16),
+        token_seed=secrets.token_bytes(16),
+        opened_at=now,
+    )
+
+
+def request_hash(request: Mapping[str, Any]) -> bytes:
+    """What tells two requests apart under one Idempotency-Key: a hash of their fields."""
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).digest()
+
+
+def auth_token_from(pepper: bytes, seed: bytes) -> str:
+    """The auth token a seed stands for: 32 hex digits, which nobody without the pepper knows."""
+    return hmac.new(pepper, b"auth-token:" + seed, hashlib.sha256).hexdigest()[:32]
 
 
 # --- usage -------------------------------------------------------------------------------
@@ -128,5 +168,4 @@ def encode_usage_event(event: UsageEvent) -> bytes:
 
     The canonical quantity (`"100"`, never `"1E+2"`) keeps re-sent events byte-comparable.
     """
-    canonical = event.model_copy(update={"quantity": Decimal(event.wire_quantity())})
-    return canonical.model_dump_json(exclude_none=True).encode()
+    return event.model_dump_json(exclude_none=True).encode()

@@ -1,40 +1,76 @@
 """The gateway's use cases: open an account, prove who calls, read an account, forward usage."""
 
-import asyncio
-from datetime import datetime
+import logging
+import uuid
+from datetime import datetime, timedelta
 
 import asyncpg
-from aiokafka.errors import KafkaError
-from faststream.kafka import KafkaBroker
 from tally_contracts.errors import FieldError
-from tally_contracts.topics import USAGE_EVENTS
-from tally_contracts.usage import UsageEvent
 from tally_runtime.problems import ProblemError
 
 from tally_gateway import repository
-from tally_gateway.accounts_client import AccountsClient, UpstreamAccount
+from tally_gateway.accounts_client import AccountsClient, AccountsUnavailable, UpstreamAccount
 from tally_gateway.domain import (
+    RETRY_WINDOW,
     BasicCredentials,
     ValidatedUsage,
+    auth_token_from,
     encode_usage_event,
     hash_token,
     is_account_sid,
-    new_auth_token,
+    new_opening,
     token_matches,
     validate_usage,
 )
 from tally_gateway.schemas import AccountCreate, AccountCreated
+from tally_gateway.usage_producer import NotAcknowledged, UsagePublisher
 
-_JSON_HEADERS = {"content-type": "application/json"}
+log = logging.getLogger(__name__)
 
 
-async def create_account(
-    request: AccountCreate, *, accounts: AccountsClient, pool: asyncpg.Pool, pepper: bytes
+async def open_account(
+    request: AccountCreate,
+    *,
+    idempotency_key: str | None,
+    accounts: AccountsClient,
+    pool: asyncpg.Pool,
+    pepper: bytes,
+    now: datetime,
 ) -> AccountCreated:
-    """Open an account and give it an auth token; only the token's hash is kept."""
-    account = await accounts.create(request)
-    token = new_auth_token()
-    await repository.save_auth_token_hash(pool, account.sid, hash_token(pepper, token))
+    """Open an account with its auth token, so that no account ever exists without credentials.
+
+    The opening (SID and token seed) and the token's hash are stored first, under the request's
+    Idempotency-Key; only then is the accounts service asked to open that SID, which it does
+    once however often it is asked. Whatever fails, the same request with the same key opens
+    or finds the same account and answers with the same token.
+    """
+    key = idempotency_key or str(uuid.uuid4())
+    planned = new_opening(key, request.model_dump(), now=now)
+    async with pool.acquire() as conn, conn.transaction():
+        await repository.forget_token_seeds(conn, opened_before=now - RETRY_WINDOW)
+        opening = await repository.record_opening(conn, planned)
+        if opening.request_hash != planned.request_hash:
+            raise ProblemError(
+                409,
+                "Idempotency-Key already used",
+                detail="another request was sent with this Idempotency-Key; use a new key",
+            )
+        if opening.token_seed is None:
+            raise ProblemError(
+                409,
+                "Idempotency-Key expired",
+                detail=f"this Idempotency-Key was first used more than"
+                f" {RETRY_WINDOW // timedelta(hours=1)} hours ago; its token is shown no more",
+            )
+        token = auth_token_from(pepper, opening.token_seed)
+        await repository.save_auth_token_hash(conn, opening.account_sid, hash_token(pepper, token))
+    try:
+        account = await accounts.open(request, sid=opening.account_sid)
+    except AccountsUnavailable as error:
+        raise AccountsUnavailable(
+            f"{error.problem.detail}. The account may be half open: send the same request"
+            f" again with the header `Idempotency-Key: {key}` to finish opening it"
+        ) from error
     return AccountCreated(**account.model_dump(), auth_token=token)
 
 
@@ -64,7 +100,7 @@ async def read_account(sid: str, *, accounts: AccountsClient) -> UpstreamAccount
 
 
 async def forward_usage(
-    raw_events: list[object], *, account_sid: str, broker: KafkaBroker, now: datetime
+    raw_events: list[object], *, account_sid: str, publisher: UsagePublisher, now: datetime
 ) -> ValidatedUsage:
     """Publish the valid events to `usage.events.v1` and return once Kafka acknowledged all."""
     usage = validate_usage(raw_events, account_sid=account_sid, now=now)
@@ -77,28 +113,13 @@ async def forward_usage(
             errors=errors,
         )
     try:
-        await _publish_all(broker, account_sid, usage.accepted)
-    except KafkaError as error:
+        await publisher.publish(account_sid, [encode_usage_event(e) for e in usage.accepted])
+    except NotAcknowledged:
+        log.warning("usage of %s not acknowledged by Kafka", account_sid, exc_info=True)
         raise ProblemError(
             503,
             "Usage not accepted",
-            detail=f"Kafka did not acknowledge ({type(error).__name__}); send the same events"
-            " again: their event ids make a retry safe",
-        ) from error
+            detail="Kafka did not acknowledge the events in time; send the same events again:"
+            " their event ids make a retry safe",
+        ) from None
     return usage
-
-
-async def _publish_all(broker: KafkaBroker, account_sid: str, events: list[UsageEvent]) -> None:
-    key = account_sid.encode()
-    # Queue every send first, then wait: one round of acks for the whole request, not one each.
-    pending = [
-        await broker.publish(
-            encode_usage_event(event),
-            topic=USAGE_EVENTS,
-            key=key,
-            headers=dict(_JSON_HEADERS),
-            no_confirm=True,
-        )
-        for event in events
-    ]
-    await asyncio.gather(*pending)

@@ -1,4 +1,4 @@
-"""The public API's request and response bodies (CONTRACTS.md §2)."""
+"""The public API's request and response bodies (CONTRACTS.md §3)."""
 
 from typing import Any
 
@@ -34,9 +34,11 @@ class AccountPublic(BaseModel):
 
 
 class AccountCreated(AccountPublic):
-    """A new account and its auth token, which is never shown again."""
+    """A new account and its auth token, shown only in this answer (and its retries)."""
 
-    auth_token: str = Field(description="shown only in this response; store it now")
+    auth_token: str = Field(
+        description="shown only in this answer and its retries (same Idempotency-Key); store it"
+    )
 
 
 class UsageBatch(BaseModel):

@@ -6,10 +6,12 @@ process through httpx's ASGI transport.
 """
 
 import asyncio
+import contextlib
 import json
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +19,17 @@ import httpx
 import pytest
 import uvicorn
 from pydantic import SecretStr
+from starlette.types import ASGIApp
 from tally_accounts.app import create_app as create_accounts_app
 from tally_accounts.config import Settings as AccountsSettings
 from tally_contracts.topics import ACCOUNT_STATE, USAGE_EVENTS
 from tally_gateway.app import create_app as create_gateway_app
 from tally_gateway.config import Settings as GatewaySettings
+from tally_runtime.clock import Clock, utc_now
 from tally_testkit import NewDatabase, ReadKeyed, Tail, by_key
 
 OPS_KEY = "integration-ops-key"
+SERVICE_TOKEN = "integration-service-token"
 
 
 @pytest.fixture(scope="module")
@@ -44,43 +49,76 @@ async def accounts_url(
         database_url=await new_database("accounts"),
         consumer_group=f"test-accounts-{uuid.uuid4().hex[:8]}",
         trace_dir=trace_dir,
+        service_token=SecretStr(SERVICE_TOKEN),
     )
+    async with serving(create_accounts_app(settings)) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def serving(app: ASGIApp) -> AsyncIterator[str]:
+    """Serve an ASGI app with uvicorn on a free loopback port; its base URL."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(
-        uvicorn.Config(create_accounts_app(settings), log_level="warning", lifespan="on")
-    )
-    serving = asyncio.create_task(server.serve(sockets=[listener]))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve(sockets=[listener]))
     while not server.started:
-        assert not serving.done(), "the accounts service did not start"
+        assert not task.done(), "the server did not start"
         await asyncio.sleep(0.05)
     try:
         yield f"http://127.0.0.1:{listener.getsockname()[1]}"
     finally:
         server.should_exit = True
-        await serving
+        await task
         listener.close()
 
 
 @pytest.fixture(scope="module")
-async def gateway(
+async def gateway_settings(
     kafka_bootstrap: str, new_database: NewDatabase, accounts_url: str, trace_dir: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client of a running gateway that talks to the accounts service above."""
-    settings = GatewaySettings(
+) -> GatewaySettings:
+    """Settings of a gateway that talks to the accounts service above."""
+    return GatewaySettings(
         environment="test",
         kafka_bootstrap=kafka_bootstrap,
         database_url=await new_database("gateway"),
         accounts_url=accounts_url,
         ops_key=SecretStr(OPS_KEY),
         token_pepper=SecretStr("integration-pepper"),
+        service_token=SecretStr(SERVICE_TOKEN),
         trace_dir=trace_dir,
     )
-    app = create_gateway_app(settings)
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(
+    settings: GatewaySettings, clock: Clock = utc_now
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of a gateway started (database, producer, accounts client) with `settings`."""
+    app = create_gateway_app(settings, clock=clock)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://gateway") as client,
     ):
+        yield client
+
+
+@pytest.fixture(scope="module")
+def start_gateway() -> Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]:
+    """`async with start_gateway(settings[, clock]) as client`: a gateway for tests of its own."""
+    return running_gateway
+
+
+@pytest.fixture(scope="module")
+def serve() -> Callable[[ASGIApp], AbstractAsyncContextManager[str]]:
+    """`async with serve(app) as url`: an ASGI app served over real HTTP, e.g. a faulty proxy."""
+    return serving
+
+
+@pytest.fixture(scope="module")
+async def gateway(gateway_settings: GatewaySettings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of a running gateway that talks to the accounts service above."""
+    async with running_gateway(gateway_settings) as client:
         yield client
 
 

@@ -4,14 +4,20 @@ import base64
 import json
 import secrets
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from aiokafka import ConsumerRecord
+from tally_contracts.topics import USAGE_EVENTS
+from tally_gateway.config import Settings as GatewaySettings
+from tally_testkit import eventually
 
 CreateAccount = Callable[[], Awaitable[dict[str, Any]]]
 Records = Callable[[str, int], Awaitable[list[ConsumerRecord[bytes, bytes]]]]
+Spans = Callable[[str], list[dict[str, Any]]]
+StartGateway = Callable[[GatewaySettings], AbstractAsyncContextManager[httpx.AsyncClient]]
 
 
 def basic(account: dict[str, Any]) -> dict[str, str]:
@@ -54,6 +60,77 @@ async def test_given_two_valid_events_then_both_are_on_the_usage_topic_keyed_by_
     assert all(v["occurred_at"].endswith("Z") for v in values)
     # Each message carries the request's trace, so the usage service continues it.
     assert all(trace_id in dict(record.headers)["traceparent"].decode() for record in records)
+
+
+async def test_given_a_request_of_many_events_then_they_land_as_one_batch_under_one_key(
+    gateway: httpx.AsyncClient, create_account: CreateAccount, usage_events: Records, spans: Spans
+) -> None:
+    account = await create_account()
+    sent = [event(f"many-{i}", quantity=str(i)) for i in range(1, 6)]
+
+    response = await gateway.post(
+        f"/v1/Accounts/{account['sid']}/Usage", json={"events": sent}, headers=basic(account)
+    )
+
+    assert response.json() == {"accepted": 5, "rejected": []}
+    records = await usage_events(account["sid"], 5)
+    assert [json.loads(r.value)["event_id"] for r in records] == [e["event_id"] for e in sent]
+    assert {r.key for r in records} == {account["sid"].encode()}
+    assert len({r.partition for r in records}) == 1
+    first = records[0].offset
+    assert [r.offset for r in records] == list(range(first, first + 5))  # nothing in between
+    # One producer span for the request: every record carries its context, and the type.
+    headers = [dict(r.headers) for r in records]
+    assert all(h == headers[0] for h in headers)
+    assert headers[0]["content-type"] == b"application/json"
+    span_id = "0x" + headers[0]["traceparent"].decode().split("-")[2]
+
+    def producer_spans(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [span for span in found if span["context"]["span_id"] == span_id]
+
+    found = await eventually(lambda: _async(spans("gateway")), lambda s: bool(producer_spans(s)))
+    [producer] = producer_spans(found)
+    assert producer["kind"] == "SpanKind.PRODUCER"
+    assert {
+        key: producer["attributes"][key]
+        for key in (
+            "messaging.system",
+            "messaging.destination.name",
+            "messaging.batch.message_count",
+        )
+    } == {
+        "messaging.system": "kafka",
+        "messaging.destination.name": USAGE_EVENTS,
+        "messaging.batch.message_count": 5,
+    }
+
+
+async def test_given_kafka_cannot_ack_in_time_then_a_503_problem_asks_for_the_same_events(
+    gateway_settings: GatewaySettings, start_gateway: StartGateway, create_account: CreateAccount
+) -> None:
+    account = await create_account()
+    # Records linger in the producer a whole second; the gateway waits 0.2 s for the acks,
+    # so no ack can be there in time, whatever the broker does.
+    late_acks = gateway_settings.model_copy(
+        update={"kafka_linger_ms": 1000, "ack_timeout_seconds": 0.2}
+    )
+    async with start_gateway(late_acks) as gateway:
+        response = await gateway.post(
+            f"/v1/Accounts/{account['sid']}/Usage",
+            json={"events": [event("unacked-1")]},
+            headers=basic(account),
+        )
+
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["title"] == "Usage not accepted"
+    assert "send the same events again" in problem["detail"]
+    assert "accepted" not in problem
+
+
+async def _async(value: Any) -> Any:
+    return value
 
 
 async def test_given_the_same_events_sent_twice_then_the_same_bytes_are_published_twice(
@@ -134,7 +211,7 @@ async def test_given_a_json_number_with_7_decimals_then_quantity_is_named_not_ro
     ]
 
 
-async def test_given_more_than_1000_events_then_a_422_problem_names_events(
+async def test_given_more_than_1000_events_then_a_413_problem_names_events(
     gateway: httpx.AsyncClient, create_account: CreateAccount
 ) -> None:
     account = await create_account()
@@ -142,7 +219,8 @@ async def test_given_more_than_1000_events_then_a_422_problem_names_events(
     response = await gateway.post(
         f"/v1/Accounts/{account['sid']}/Usage", json=body, headers=basic(account)
     )
-    assert response.status_code == 422
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
     assert [error["field"] for error in response.json()["errors"]] == ["events"]
 
 

@@ -1,18 +1,24 @@
 """Auth tokens are stored only as peppered hashes; headers are parsed strictly."""
 
 import base64
+import secrets
 
 from tally_gateway.domain import (
     BasicCredentials,
+    auth_token_from,
     basic_credentials,
     hash_token,
     is_account_sid,
     is_ops_key,
-    new_auth_token,
     token_matches,
 )
 
 SID = "AC" + "0123456789abcdef" * 2
+
+
+def new_auth_token() -> str:
+    """A token as an account opening yields it: from a fresh random seed."""
+    return auth_token_from(b"pepper", secrets.token_bytes(16))
 
 
 def _encoded(text: str) -> str:

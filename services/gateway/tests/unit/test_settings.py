@@ -7,23 +7,40 @@ from tally_runtime.settings import PLACEHOLDER_SECRET
 
 REAL_KEY = SecretStr("a-real-ops-key-from-the-vault")
 REAL_PEPPER = SecretStr("a-real-pepper-from-the-vault")
+REAL_TOKEN = SecretStr("a-real-service-token-from-the-vault")
 PLACEHOLDER = SecretStr(PLACEHOLDER_SECRET)
 
 
 def test_given_production_and_the_placeholder_ops_key_then_start_up_is_refused() -> None:
     with pytest.raises(ValidationError, match="TALLY_GATEWAY_OPS_KEY"):
-        Settings(environment="production", ops_key=PLACEHOLDER, token_pepper=REAL_PEPPER)
+        Settings(
+            environment="production",
+            ops_key=PLACEHOLDER,
+            token_pepper=REAL_PEPPER,
+            service_token=REAL_TOKEN,
+        )
 
 
 def test_given_production_and_the_placeholder_pepper_then_start_up_is_refused() -> None:
     with pytest.raises(ValidationError, match="TALLY_GATEWAY_TOKEN_PEPPER"):
-        Settings(environment="production", ops_key=REAL_KEY, token_pepper=PLACEHOLDER)
+        Settings(
+            environment="production",
+            ops_key=REAL_KEY,
+            token_pepper=PLACEHOLDER,
+            service_token=REAL_TOKEN,
+        )
 
 
 def test_given_production_and_real_secrets_then_settings_load_without_revealing_them() -> None:
-    settings = Settings(environment="production", ops_key=REAL_KEY, token_pepper=REAL_PEPPER)
+    settings = Settings(
+        environment="production",
+        ops_key=REAL_KEY,
+        token_pepper=REAL_PEPPER,
+        service_token=REAL_TOKEN,
+    )
     assert REAL_KEY.get_secret_value() not in repr(settings)
     assert REAL_PEPPER.get_secret_value() not in repr(settings)
+    assert REAL_TOKEN.get_secret_value() not in repr(settings)
 
 
 def test_given_development_then_the_placeholders_are_accepted() -> None:

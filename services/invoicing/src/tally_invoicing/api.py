@@ -5,19 +5,19 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field, PlainSerializer
 from tally_contracts.accounts import AccountStatus, BillingMode
 from tally_contracts.decimals import plain_decimal
 from tally_contracts.usage import UsageCategory
 from tally_runtime.account_states import known_account
-from tally_runtime.http import AccountSidPath, DatabasePool
+from tally_runtime.http import AccountSidPath, DatabasePool, internal_caller
 from tally_runtime.problems import PROBLEM_JSON, Problem, ProblemError
 
 from tally_invoicing import handlers
 from tally_invoicing.domain import CURRENCY, Charge
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(internal_caller)])  # Tally's services only
 
 _PROBLEM: dict[str, Any] = {"model": Problem, "content": {PROBLEM_JSON: {}}}
 

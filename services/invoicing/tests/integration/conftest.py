@@ -10,9 +10,13 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 from tally_invoicing.app import create_app
 from tally_invoicing.config import InvoicingSettings
+from tally_runtime.http import SERVICE_TOKEN_HEADER
 from tally_testkit import NewDatabase, wait_committed
+
+SERVICE_TOKEN = "invoicing-tests-service-token"
 
 
 @pytest.fixture
@@ -23,6 +27,7 @@ async def settings(kafka_bootstrap: str, new_database: NewDatabase) -> Invoicing
         kafka_bootstrap=kafka_bootstrap,
         database_url=await new_database("invoicing"),
         consumer_group=f"test-invoicing-{uuid.uuid4().hex}",
+        service_token=SecretStr(SERVICE_TOKEN),
     )
 
 
@@ -38,7 +43,11 @@ async def app(settings: InvoicingSettings) -> AsyncIterator[FastAPI]:
 async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the service's HTTP API."""
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://invoicing") as client:
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://invoicing",
+        headers={SERVICE_TOKEN_HEADER: SERVICE_TOKEN},
+    ) as client:
         yield client
 
 

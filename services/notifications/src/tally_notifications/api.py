@@ -3,15 +3,15 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
-from tally_runtime.http import AccountSidPath, DatabasePool
+from tally_runtime.http import AccountSidPath, DatabasePool, internal_caller
 from tally_runtime.problems import PROBLEM_JSON, Problem
 
 from tally_notifications import handlers
 from tally_notifications.domain import Outcome, RecordedDecision
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(internal_caller)])  # Tally's services only
 
 _PROBLEM: dict[str, Any] = {"model": Problem, "content": {PROBLEM_JSON: {}}}
 

@@ -3,11 +3,11 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from tally_contracts.decimals import plain_decimal
 from tally_contracts.errors import FieldError
-from tally_runtime.http import AccountSidPath, DatabasePool
+from tally_runtime.http import AccountSidPath, DatabasePool, internal_caller
 
 from tally_usage import handlers
 from tally_usage.domain import (
@@ -24,7 +24,7 @@ MAX_RECEIPTS = 1000
 MAX_ASKED_ID_CHARS = KEPT_IDENTITY_CHARS
 """The longest event id a receipt can be asked for: a rejected one is kept up to this length."""
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(internal_caller)])  # Tally's services only
 
 
 class ReceiptsRequest(BaseModel):

@@ -12,13 +12,16 @@ import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from pydantic import SecretStr
 from tally_contracts.topics import ALL_TOPICS, USAGE_EVENTS, USAGE_RECORDED, USAGE_REJECTED
+from tally_runtime.http import SERVICE_TOKEN_HEADER
 from tally_runtime.kafka import ensure_topics
 from tally_testkit import NewDatabase, commit_groups_at_end, eventually, new_sid, open_at_end
 from tally_usage.app import create_app
 from tally_usage.config import UsageSettings
 
 WAIT_SECONDS = 60  # a bound on waiting for the pipeline, not a performance assertion
+SERVICE_TOKEN = "usage-tests-service-token"
 
 
 @dataclass
@@ -52,6 +55,7 @@ async def usage(kafka_bootstrap: str, new_database: NewDatabase) -> AsyncIterato
         kafka_bootstrap=kafka_bootstrap,
         consumer_group=f"usage-test-{uuid.uuid4().hex}",
         environment="test",
+        service_token=SecretStr(SERVICE_TOKEN),
     )
     await start_group_at_end(settings)
     # Other usage processes (a developer's `make up`, end-to-end runs) consume the same topic
@@ -61,7 +65,11 @@ async def usage(kafka_bootstrap: str, new_database: NewDatabase) -> AsyncIterato
     app = create_app(settings, clock=lambda: now)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://usage") as http,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://usage",
+            headers={SERVICE_TOKEN_HEADER: SERVICE_TOKEN},
+        ) as http,
     ):
         yield RunningUsage(http, app.state.pool, now)
 

@@ -1,0 +1,105 @@
+"""The gateway's Kafka producer: its lifecycle, and one traced batch of records per request."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from opentelemetry import propagate
+from opentelemetry.trace import SpanKind, Tracer
+from opentelemetry.util.types import AttributeValue
+from tally_contracts.topics import ALL_TOPICS, USAGE_EVENTS
+from tally_runtime.kafka import ensure_topics, partition_by_key
+from tally_runtime.retries import with_backoff
+
+from tally_gateway.config import Settings
+
+STARTUP_WAIT_SECONDS = 60.0
+"""How long a starting gateway waits for Kafka (containers start in any order)."""
+
+_USAGE_TOPIC = tuple(spec for spec in ALL_TOPICS if spec.name == USAGE_EVENTS)
+
+
+class NotAcknowledged(Exception):
+    """Kafka did not acknowledge every record of a request in time; some may still land."""
+
+
+@contextlib.asynccontextmanager
+async def running_producer(settings: Settings) -> AsyncIterator[AIOKafkaProducer]:
+    """The gateway's producer, started once Kafka answers and the usage topic exists."""
+    await with_backoff(STARTUP_WAIT_SECONDS)(ensure_topics)(settings, _USAGE_TOPIC)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id="tally-gateway",
+        # A 202 promises the events are durable: every in-sync replica has them, and a
+        # retried send is never written twice nor reordered.
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=settings.kafka_linger_ms,
+        # A request's records (one key, so one partition) fill one batch, a few for the
+        # largest; the broker refuses batches above its message.max.bytes (1 MB by default).
+        max_batch_size=512 * 1024,
+    )
+    await with_backoff(STARTUP_WAIT_SECONDS)(producer.start)()
+    try:
+        yield producer
+    finally:
+        await producer.stop()
+
+
+class UsagePublisher:
+    """Publishes the accepted events of one request to `usage.events.v1` as one keyed batch."""
+
+    def __init__(self, producer: AIOKafkaProducer, tracer: Tracer, *, ack_timeout: float) -> None:
+        self._producer = producer
+        self._tracer = tracer
+        self._ack_timeout = ack_timeout
+
+    async def publish(self, account_sid: str, values: Sequence[bytes]) -> None:
+        """Queue every record, then wait for the acks of all; NotAcknowledged if they do not come.
+
+        One producer span covers the request; its trace context goes in every record's
+        headers, so each consumer continues the request's trace.
+        """
+        attributes: dict[str, AttributeValue] = {
+            "messaging.system": "kafka",
+            "messaging.operation.type": "send",
+            "messaging.destination.name": USAGE_EVENTS,
+            "messaging.batch.message_count": len(values),
+        }
+        with self._tracer.start_as_current_span(
+            f"{USAGE_EVENTS} publish", kind=SpanKind.PRODUCER, attributes=attributes
+        ):
+            try:
+                # With idempotence the client retries forever; the caller is told in time.
+                async with asyncio.timeout(self._ack_timeout):
+                    await asyncio.gather(*await self._send(account_sid.encode(), values))
+            except (KafkaError, TimeoutError) as error:
+                raise NotAcknowledged(f"{len(values)} records to {USAGE_EVENTS}") from error
+
+    async def _send(self, key: bytes, values: Sequence[bytes]) -> list[asyncio.Future[Any]]:
+        # One key, so one partition: the records go in record batches built here, not one
+        # `send` each, which would hash the key and look up metadata for every record.
+        producer = self._producer
+        partitions = sorted(await producer.partitions_for(USAGE_EVENTS))
+        partition = partition_by_key(key, partitions, partitions)  # as every producer's
+        headers = _headers_of_current_span()
+        acks = []
+        batch = producer.create_batch()
+        for value in values:
+            if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                acks.append(await producer.send_batch(batch, USAGE_EVENTS, partition=partition))
+                batch = producer.create_batch()  # full: the rest goes in the next one
+                batch.append(key=key, value=value, timestamp=None, headers=headers)
+        acks.append(await producer.send_batch(batch, USAGE_EVENTS, partition=partition))
+        return acks
+
+
+def _headers_of_current_span() -> list[tuple[str, bytes]]:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)  # W3C `traceparent` (and `tracestate`) of the current span
+    return [("content-type", b"application/json")] + [
+        (name, value.encode()) for name, value in carrier.items()
+    ]
