@@ -27,8 +27,9 @@ async def insert_charges(conn: Connection, charges: Sequence[Charge]) -> set[str
                $8, usage_occurred_at, $9
         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[],
                     $6::numeric[], $7::numeric[], $10::timestamptz[])
-            AS u(charge_id, account_sid, usage_event_id, category, quantity, unit_price, amount,
-                 usage_occurred_at)
+            WITH ORDINALITY AS u(charge_id, account_sid, usage_event_id, category, quantity,
+                                 unit_price, amount, usage_occurred_at, rated)
+        ORDER BY rated
         ON CONFLICT (charge_id) DO NOTHING
         RETURNING charge_id
         """,
@@ -91,7 +92,7 @@ async def fetch_charges(conn: Connection, account_sid: str, limit: int) -> list[
         SELECT charge_id, account_sid, usage_event_id, category, quantity, unit_price, amount,
                usage_occurred_at, charged_at
         FROM charges WHERE account_sid = $1
-        ORDER BY charged_at DESC, charge_id DESC
+        ORDER BY charged_at DESC, rated_order DESC
         LIMIT $2
         """,
         account_sid,

@@ -17,8 +17,12 @@ async def insert_decisions(conn: Connection, decisions: Sequence[RecordedDecisio
         """
         INSERT INTO decisions (decision_id, source_event_id, account_sid, event_type, outcome,
                                reason, decided_at)
-        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                             $6::text[], $7::timestamptz[])
+        SELECT decision_id, source_event_id, account_sid, event_type, outcome, reason, decided_at
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                    $7::timestamptz[])
+            WITH ORDINALITY AS u(decision_id, source_event_id, account_sid, event_type, outcome,
+                                 reason, decided_at, taken)
+        ORDER BY taken
         ON CONFLICT DO NOTHING
         RETURNING decision_id
         """,
@@ -51,7 +55,7 @@ async def fetch_decisions(conn: Connection, account_sid: str, limit: int) -> lis
         """
         SELECT decision_id, source_event_id, account_sid, event_type, outcome, reason, decided_at
         FROM decisions WHERE account_sid = $1
-        ORDER BY decided_at DESC, decision_id DESC
+        ORDER BY decided_at DESC, taken_order DESC
         LIMIT $2
         """,
         account_sid,
