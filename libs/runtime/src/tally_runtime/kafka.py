@@ -1,4 +1,4 @@
-"""Kafka plumbing: a traced broker, and the topics created with the right settings."""
+"""Kafka plumbing: a producer that keeps order, and the topics created with the right settings."""
 
 import functools
 import logging
@@ -7,30 +7,11 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 from aiokafka.partitioner import DefaultPartitioner, murmur2
-from faststream.kafka import KafkaBroker
-from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
-from opentelemetry.sdk.trace import TracerProvider
 from tally_contracts.topics import TopicSpec
 
 from tally_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
-
-
-def make_broker(
-    service_name: str, settings: ServiceSettings, tracer_provider: TracerProvider
-) -> KafkaBroker:
-    """A broker whose publishes wait for every in-sync replica and carry trace context."""
-    return KafkaBroker(
-        settings.kafka_bootstrap,
-        client_id=f"tally-{service_name}",
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=5,
-        # "Received"/"Processed" per message would drown the logs at thousands of events/s.
-        log_level=logging.DEBUG,
-        middlewares=[KafkaTelemetryMiddleware(tracer_provider=tracer_provider)],
-    )
 
 
 @functools.lru_cache(maxsize=100_000)

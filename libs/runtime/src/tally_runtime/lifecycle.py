@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
 import asyncpg
-from faststream.kafka import KafkaBroker
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from tally_contracts.topics import ALL_TOPICS
@@ -94,16 +93,3 @@ def _flush_spans() -> None:
     provider = trace.get_tracer_provider()
     if isinstance(provider, TracerProvider):
         provider.force_flush()
-
-
-@contextlib.asynccontextmanager
-async def running_broker(
-    settings: ServiceSettings, broker: KafkaBroker, pool: asyncpg.Pool | None = None
-) -> AsyncIterator[KafkaBroker]:
-    """Topics created and the broker started (the gateway's publisher, until it has its own)."""
-    await with_backoff(STARTUP_WAIT_SECONDS)(ensure_topics)(settings, ALL_TOPICS)
-    await broker.start()
-    try:
-        yield broker
-    finally:
-        await broker.stop()

@@ -16,7 +16,7 @@ from tally_runtime.settings import ServiceSettings
 
 
 def _json_safe(span: ReadableSpan) -> ReadableSpan:
-    # OpenTelemetry allows bytes attributes (faststream records Kafka message keys as bytes)
+    # OpenTelemetry allows bytes attributes (an instrumentation may record Kafka keys as bytes)
     # but `to_json` cannot encode them, and one such span would drop its whole export batch.
     attributes = span.attributes or {}
     if not any(isinstance(value, bytes) for value in attributes.values()):
