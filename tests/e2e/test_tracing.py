@@ -58,10 +58,16 @@ async def test_given_usage_posted_to_the_gateway_then_one_trace_covers_every_hop
         trace_id = ingest[-1]["context"]["trace_id"]
         return [span for span in spans if span["context"]["trace_id"] == trace_id]
 
-    # Spans are exported in batches; wait until the notification service's part has landed.
+    # Spans are exported in batches, and a consumer span ends after the database spans inside
+    # it: wait until the notification service's consumer span, the last to end, has landed.
+    def notifications_consumed(found: list[dict[str, Any]]) -> bool:
+        return any(
+            service_of(span) == "tally-notifications" and span["kind"] == "SpanKind.CONSUMER"
+            for span in found
+        )
+
     trace = await eventually(
-        _async(lambda: the_trace(spans_in(system.trace_dir))),
-        lambda found: "tally-notifications" in {service_of(span) for span in found},
+        _async(lambda: the_trace(spans_in(system.trace_dir))), notifications_consumed
     )
 
     services = {service_of(span) for span in trace}

@@ -27,9 +27,7 @@ from tenacity import (
     AsyncRetrying,
     before_sleep_log,
     retry_if_exception_type,
-    stop_after_attempt,
     stop_never,
-    wait_exponential,
     wait_exponential_jitter,
 )
 
@@ -48,6 +46,7 @@ BatchHandler = Callable[[Sequence[ConsumedRecord], UnitOfWork], Awaitable[object
 """Applies a batch of one topic's records through the unit of work; safe to run twice."""
 
 STARTUP_WAIT_SECONDS = 60.0
+POISON_BACKOFF_MAX_SECONDS = 2.0
 
 # A unique violation means another replica inserted the same natural key concurrently (only
 # during a rebalance); applied again, the batch finds the row and treats it as a redelivery.
@@ -203,21 +202,16 @@ class BatchConsumer:
         batch_trace: BatchTrace,
         error: BaseException,
     ) -> None:
+        """Try a record that failed alone a few more times, backing off; then park it."""
         attempts = 1
-        try:
-            if self._settings.poison_attempts < 2:
-                raise error
-            async for attempt in AsyncRetrying(
-                wait=wait_exponential(multiplier=0.1, max=2),
-                stop=stop_after_attempt(self._settings.poison_attempts - 1),
-                reraise=True,
-            ):
-                with attempt:
-                    attempts += 1
-                    await self._apply_once(topic, [record], batch_trace)
-            return
-        except Exception as last_error:
-            error = last_error
+        while attempts < self._settings.poison_attempts:
+            await asyncio.sleep(min(POISON_BACKOFF_MAX_SECONDS, 0.1 * 2**attempts))
+            attempts += 1
+            try:
+                await self._apply_once(topic, [record], batch_trace)
+                return
+            except Exception as again:
+                error = again
         log.error("parking %s after %d tries: %s", record.position, attempts, error)
         await with_backoff(float("inf"))(self._park)(record, error, attempts)
 

@@ -71,9 +71,9 @@ class OutboxRelay:
 
     One relay per database publishes at a time: it holds a session advisory lock, which the
     server releases if the relay's connection dies, so a crashed replica never blocks the
-    others. Each round reads a batch outside any transaction, queues every send in id order
-    (the idempotent producer keeps that order per partition, retries included), awaits the
-    acks, then deletes exactly the rows it published. A crash between the acks and the delete
+    others. Each round reads a batch outside any transaction, queues it in id order as record
+    batches per partition (the idempotent producer keeps that order, retries included), awaits
+    the acks, then deletes exactly the rows it published. A crash between the acks and the delete
     publishes those rows again; consumers absorb them by the events' natural keys.
     """
 
@@ -159,7 +159,7 @@ class OutboxRelay:
             partitions = await self._partitions(topic)
             target = TopicPartition(topic, partition_by_key(key, partitions, partitions))
             headers = self._headers_of(topic, row["traceparent"])
-            builder = filling.get(target) or self._producer.create_batch()
+            builder = filling[target] if target in filling else self._producer.create_batch()
             while (
                 builder.append(timestamp=None, key=key, value=row["payload"], headers=headers)
                 is None

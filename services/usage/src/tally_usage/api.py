@@ -12,6 +12,8 @@ from tally_runtime.http import AccountSidPath, DatabasePool, internal_caller
 from tally_usage import handlers
 from tally_usage.domain import (
     KEPT_IDENTITY_CHARS,
+)
+from tally_usage.receipts import (
     EventHistory,
     ReceiptStatus,
     receipt_errors,

@@ -13,18 +13,20 @@ from tally_usage import repository
 from tally_usage.domain import (
     UNKNOWN_KEY,
     AcceptedUsage,
-    CategoryTotal,
-    EventHistory,
     InvalidUsage,
     Outcome,
     RawUsageMessage,
     StoredUsage,
     classify_repeat,
-    conflict_error,
+    conflict_letter,
     dead_letter,
     sort_batch,
     stored_as,
     usage_recorded,
+)
+from tally_usage.receipts import (
+    CategoryTotal,
+    EventHistory,
 )
 
 Key = tuple[str, str]
@@ -102,15 +104,7 @@ async def _settle_repeats(
             outcomes[outcome] += 1
     new_duplicates = await repository.insert_duplicates(unit.conn, duplicates, now)
     outcomes[Outcome.DUPLICATE] += new_duplicates
-    letters = [
-        (
-            accepted,
-            dead_letter(
-                accepted.message, [conflict_error(accepted.event.event_id)], now, reason="conflict"
-            ),
-        )
-        for accepted in conflicts
-    ]
+    letters = [(accepted, conflict_letter(accepted, now)) for accepted in conflicts]
     new = await repository.insert_conflicts(unit.conn, letters)
     for accepted, letter in letters:
         if letter.letter_id in new:

@@ -13,10 +13,12 @@ from tally_runtime.database import Connection
 
 from tally_usage.domain import (
     AcceptedUsage,
-    CategoryTotal,
-    EventHistory,
     InvalidUsage,
     StoredUsage,
+)
+from tally_usage.receipts import (
+    CategoryTotal,
+    EventHistory,
 )
 
 EventKey = tuple[str, str]

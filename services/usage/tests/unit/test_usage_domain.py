@@ -11,21 +11,23 @@ from tally_contracts.errors import FieldError
 from tally_contracts.usage import UsageEvent
 from tally_usage.domain import (
     AcceptedUsage,
-    EventHistory,
     InvalidUsage,
     Outcome,
     RawUsageMessage,
-    ReceiptStatus,
     StoredUsage,
     canonical_payload,
     classify_repeat,
     dead_letter,
     payload_hash,
-    receipt_errors,
-    receipt_status,
     sort_batch,
     usage_recorded,
     validate_usage,
+)
+from tally_usage.receipts import (
+    EventHistory,
+    ReceiptStatus,
+    receipt_errors,
+    receipt_status,
 )
 
 SID = "AC" + "0123456789abcdef" * 2
