@@ -21,7 +21,7 @@ from typing import Any
 from tally_contracts.topics import USAGE_EVENTS
 from tally_runtime.database import with_database
 
-from bench import bare, freshness, http_ingest, report
+from bench import bare, freshness, http_ingest, relay, report
 from bench.load import UsageLoad, new_accounts, new_producer, publish_account_states
 from bench.offsets import Offsets, OffsetWatch, prepare
 from bench.pipeline import PipelineResult, measure
@@ -38,6 +38,7 @@ from bench.processes import (
 from bench.settings import RUN_DIR, Sizes, Target
 
 SINK_DATABASE = "tally_bench_sink"
+RELAY_DATABASE = "tally_bench_relay"
 
 
 def log(message: str) -> None:
@@ -73,7 +74,7 @@ class Run:
                 self.reasons.setdefault(key, reason)
 
     async def execute(self) -> dict[str, Any]:
-        names = [database_name(s) for s in SERVICES] + [SINK_DATABASE]
+        names = [database_name(s) for s in SERVICES] + [SINK_DATABASE, RELAY_DATABASE]
         self.dir.mkdir(parents=True, exist_ok=True)
         try:
             await recreate_databases(self.target, names)
@@ -85,6 +86,7 @@ class Run:
             await self.guarded(
                 ["bare_consumer_events_per_s", "bare_sink_events_per_s"], self.bare()
             )
+            await self.guarded(["relay_rows_per_s"], self.relay())
         except Exception as error:  # a figure not measured is reported with the reason
             self.failed(list(report.BARS), error)
         finally:
@@ -226,6 +228,15 @@ class Run:
         self.notes.append(f"HTTP ingest answers by status: {result.statuses}")
         if result.reason:
             self.unmeasured(["http_ingest_events_per_s"], result.reason)
+
+    async def relay(self) -> None:
+        rows = min(self.sizes.bare_max_events, 300_000)
+        log(f"outbox relay over {rows:,} rows")
+        database_url = with_database(self.target.postgres_url, RELAY_DATABASE)
+        rate = await relay.relay_rows_per_s(
+            self.target.kafka_bootstrap, database_url, rows, self.sizes.accounts
+        )
+        self.figures["relay_rows_per_s"] = round(rate, 1)
 
     async def bare(self) -> None:
         if self.range is None:

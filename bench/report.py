@@ -31,6 +31,7 @@ BARS: dict[str, Bar] = {
     "http_ingest_events_per_s": Bar("≥ 20,000/s", at_least=20_000),
     "freshness_p50_ms": Bar("≤ 50 ms", at_most=50),
     "freshness_p99_ms": Bar("≤ 250 ms", at_most=250),
+    "relay_rows_per_s": Bar("≥ 30,000/s published and removed", at_least=30_000),
 }
 
 
