@@ -31,7 +31,7 @@ class ConsumedRecord:
     ) -> "ConsumedRecord":
         """The record, with its trace context read from its headers once."""
         traceparent = next(
-            (value.decode("ascii", "replace") for name, value in headers if name == TRACEPARENT),
+            (raw.decode("ascii", "replace") for name, raw in headers if name == TRACEPARENT),
             None,
         )
         return cls(topic, partition, offset, key, value or b"", headers, traceparent)
