@@ -87,7 +87,7 @@ def replay(url: str, ids: tuple[int, ...]) -> None:
     """Publish parked records to their topics again and mark them replayed."""
 
     async def send(conn: asyncpg.Connection) -> None:
-        wanted = {record.id: record for record in await parking.list_parked(conn, limit=100_000)}
+        wanted = await parking.parked_by_id(conn, ids)
         producer = make_producer("ops", ServiceSettings())
         await producer.start()
         try:

@@ -1,8 +1,11 @@
 """Parked records: what a consumer could not apply, kept whole so its partition moves on."""
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+
+import asyncpg
 
 from tally_runtime.database import Connection
 from tally_runtime.records import ConsumedRecord
@@ -59,27 +62,36 @@ async def count_parked(conn: Connection) -> int:
 
 async def list_parked(conn: Connection, *, limit: int = 100) -> list[ParkedRecord]:
     """The parked records, oldest first, replayed ones included."""
-    rows = await conn.fetch(
-        "SELECT id, consumer_group, topic, partition, kafka_offset, key, value, error, attempts,"
-        " parked_at, replayed_at FROM parked_records ORDER BY id LIMIT $1",
-        limit,
+    rows = await conn.fetch(f"{_SELECT_PARKED} ORDER BY id LIMIT $1", limit)
+    return [_parked(row) for row in rows]
+
+
+async def parked_by_id(conn: Connection, ids: Sequence[int]) -> dict[int, ParkedRecord]:
+    """The parked records with these ids, replayed ones included."""
+    rows = await conn.fetch(f"{_SELECT_PARKED} WHERE id = ANY($1::bigint[])", list(ids))
+    return {row["id"]: _parked(row) for row in rows}
+
+
+_SELECT_PARKED = (
+    "SELECT id, consumer_group, topic, partition, kafka_offset, key, value, error, attempts,"
+    " parked_at, replayed_at FROM parked_records"
+)
+
+
+def _parked(row: asyncpg.Record) -> ParkedRecord:
+    return ParkedRecord(
+        id=row["id"],
+        consumer_group=row["consumer_group"],
+        topic=row["topic"],
+        partition=row["partition"],
+        offset=row["kafka_offset"],
+        key=row["key"],
+        value=row["value"],
+        error=row["error"],
+        attempts=row["attempts"],
+        parked_at=row["parked_at"],
+        replayed_at=row["replayed_at"],
     )
-    return [
-        ParkedRecord(
-            id=row["id"],
-            consumer_group=row["consumer_group"],
-            topic=row["topic"],
-            partition=row["partition"],
-            offset=row["kafka_offset"],
-            key=row["key"],
-            value=row["value"],
-            error=row["error"],
-            attempts=row["attempts"],
-            parked_at=row["parked_at"],
-            replayed_at=row["replayed_at"],
-        )
-        for row in rows
-    ]
 
 
 async def mark_replayed(conn: Connection, parked_id: int) -> bool:
