@@ -127,8 +127,11 @@ class OutboxRelay:
                 await lease.execute("SELECT pg_advisory_unlock($1)", _RELAY_LOCK)
 
     async def _idle(self) -> None:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+        # that arrives as its timeout fires, and the relay would outlive its service's shutdown.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+            async with asyncio.timeout(self._poll_interval):
+                await self._wake.wait()
         self._wake.clear()
 
     async def publish_pending(self, conn: Connection) -> int:
