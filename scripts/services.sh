@@ -60,7 +60,11 @@ configure() {
     variable="TALLY_${service^^}_DATABASE_URL"
     [[ -n "${!variable:-}" ]] || export "$variable=$(with_database "$server" "tally_$service")"
   done
-  export TALLY_GATEWAY_ACCOUNTS_URL="${TALLY_GATEWAY_ACCOUNTS_URL:-http://127.0.0.1:$(port_of accounts)}"
+  local upstream
+  for upstream in accounts usage invoicing notifications; do
+    variable="TALLY_GATEWAY_${upstream^^}_URL"
+    [[ -n "${!variable:-}" ]] || export "$variable=http://127.0.0.1:$(port_of "$upstream")"
+  done
 }
 
 start() {
@@ -130,7 +134,10 @@ config() {
     echo "$variable=${!variable}"
     echo "TALLY_${service^^}_HTTP_PORT=$(port_of "$service")"
   done
-  echo "TALLY_GATEWAY_ACCOUNTS_URL=$TALLY_GATEWAY_ACCOUNTS_URL"
+  for service in accounts usage invoicing notifications; do
+    variable="TALLY_GATEWAY_${service^^}_URL"
+    echo "$variable=${!variable}"
+  done
 }
 
 status() {

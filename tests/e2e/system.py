@@ -63,6 +63,9 @@ class System:
         if service == "gateway":
             env |= {
                 "TALLY_GATEWAY_ACCOUNTS_URL": self.url("accounts"),
+                "TALLY_GATEWAY_USAGE_URL": self.url("usage"),
+                "TALLY_GATEWAY_INVOICING_URL": self.url("invoicing"),
+                "TALLY_GATEWAY_NOTIFICATIONS_URL": self.url("notifications"),
                 "TALLY_GATEWAY_OPS_KEY": OPS_KEY,
                 "TALLY_GATEWAY_TOKEN_PEPPER": "e2e-token-pepper",
             }

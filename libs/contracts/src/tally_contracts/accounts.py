@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import Field
 
 from tally_contracts.envelope import Envelope
+from tally_contracts.periods import EARLIEST, ZoneSpan
 
 
 class BillingMode(StrEnum):
@@ -38,3 +39,15 @@ class AccountState(Envelope):
     multi_account_invoicing: bool = False
     reseller: bool = False
     nonprofit_org: bool = False
+    time_zones: list[ZoneSpan] = Field(
+        default_factory=list,
+        description=(
+            "every zone the account has had or will have, oldest first; a change applies from"
+            " the next billing month. Empty in states published before it existed: then"
+            " `time_zone` has always applied"
+        ),
+    )
+
+    def zone_history(self) -> list[ZoneSpan]:
+        """The zones that date this account's usage, oldest first (never empty)."""
+        return self.time_zones or [ZoneSpan(time_zone=self.time_zone, effective_from=EARLIEST)]

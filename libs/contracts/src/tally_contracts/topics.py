@@ -27,10 +27,14 @@ ACCOUNT_STATE = "accounts.state.v1"
 BALANCE_CHANGED = "balances.changed.v1"
 """A rated charge moved an account's balance."""
 
+MONTH_CLOSED = "invoices.month_closed.v1"
+"""Invoicing closed an account's billing month: usage for it that arrives later is late."""
+
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(USAGE_EVENTS),
     TopicSpec(USAGE_REJECTED),
     TopicSpec(USAGE_RECORDED),
     TopicSpec(ACCOUNT_STATE, compacted=True),
     TopicSpec(BALANCE_CHANGED),
+    TopicSpec(MONTH_CLOSED),
 )

@@ -2,7 +2,7 @@
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -191,6 +191,12 @@ class UsageRecorded(Envelope):
     usage_occurred_at: UtcDatetime
     phone_number: str | None = None
     number_type: NumberType | None = None
+    local_date: date | None = Field(default=None, description="in the account's time zone")
+    period: str | None = Field(default=None, description="billing period key, `2026-10@Zone`")
+    late: bool = Field(
+        default=False,
+        description="its period was already closed when it arrived: an adjustment, not usage",
+    )
 
 
 class UsageRejected(BaseModel):

@@ -16,6 +16,7 @@ from tally_runtime.consumer import BatchConsumer, Subscription
 from tally_runtime.database import apply_migrations, create_pool, ensure_database
 from tally_runtime.kafka import ensure_topics, make_producer
 from tally_runtime.outbox import OutboxRelay
+from tally_runtime.periodic import Periodic, run_periodically
 from tally_runtime.retries import with_backoff
 from tally_runtime.settings import ServiceSettings
 
@@ -66,9 +67,10 @@ async def running_engine(
     pool: asyncpg.Pool,
     subscriptions: Sequence[Subscription] = (),
     *,
+    periodic: Sequence[Periodic] = (),
     clock: Clock = utc_now,
 ) -> AsyncIterator[None]:
-    """Topics created, the outbox relayed and the subscriptions' batches consumed."""
+    """Topics created, the outbox relayed, the subscriptions' batches consumed, jobs run."""
     await with_backoff(STARTUP_WAIT_SECONDS)(ensure_topics)(settings, ALL_TOPICS)
     producer = make_producer(service_name, settings)
     await with_backoff(STARTUP_WAIT_SECONDS)(producer.start)()
@@ -77,6 +79,7 @@ async def running_engine(
     if subscriptions:
         consumer = BatchConsumer(settings, pool, subscriptions, clock=clock, on_commit=relay.wake)
         loops.append(asyncio.create_task(_supervised("batch consumer", consumer.run)))
+    loops += [asyncio.create_task(run_periodically(job, pool, clock)) for job in periodic]
     try:
         yield
     finally:

@@ -27,6 +27,8 @@ class Problem(BaseModel):
     status: int
     detail: str | None = None
     errors: list[FieldError] | None = None
+    allowed: list[str] | None = None
+    """With a `409`: the actions or transitions the current state does allow."""
 
 
 class ProblemError(Exception):
@@ -38,9 +40,13 @@ class ProblemError(Exception):
         title: str,
         detail: str | None = None,
         errors: list[FieldError] | None = None,
+        *,
+        allowed: list[str] | None = None,
     ) -> None:
         super().__init__(detail or title)
-        self.problem = Problem(status=status, title=title, detail=detail, errors=errors)
+        self.problem = Problem(
+            status=status, title=title, detail=detail, errors=errors, allowed=allowed
+        )
 
 
 def problem_response(problem: Problem, headers: Mapping[str, str] | None = None) -> JSONResponse:

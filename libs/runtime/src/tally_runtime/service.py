@@ -11,6 +11,7 @@ from tally_runtime.clock import Clock, utc_now
 from tally_runtime.consumer import Subscription
 from tally_runtime.http import health_router
 from tally_runtime.lifecycle import migrated_database, running_engine
+from tally_runtime.periodic import Periodic
 from tally_runtime.problems import install_problem_handlers
 from tally_runtime.settings import ServiceSettings
 from tally_runtime.telemetry import configure_tracing
@@ -24,11 +25,13 @@ def service_app(
     router: APIRouter,
     projections: Sequence[Path] = (),
     subscriptions: Sequence[Subscription] = (),
+    periodic: Sequence[Periodic] = (),
     clock: Clock = utc_now,
 ) -> FastAPI:
     """The service `name`: tracing, its database migrated, the engine running, its API served.
 
-    The engine relays the service's outbox and, given `subscriptions`, consumes their topics.
+    The engine relays the service's outbox and, given `subscriptions`, consumes their topics;
+    `periodic` jobs run in every replica (each is safe to run concurrently).
     The API finds the pool, settings (for the service token) and clock on `app.state`.
     """
     provider = configure_tracing(name, settings)
@@ -37,7 +40,7 @@ def service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with (
             migrated_database(settings, migrations, projections=projections) as pool,
-            running_engine(name, settings, pool, subscriptions, clock=clock),
+            running_engine(name, settings, pool, subscriptions, periodic=periodic, clock=clock),
         ):
             app.state.pool = pool
             yield

@@ -8,6 +8,7 @@ import httpx
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.sdk.trace import TracerProvider
 from tally_runtime.clock import Clock, utc_now
 from tally_runtime.http import SERVICE_TOKEN_HEADER, health_router
 from tally_runtime.lifecycle import migrated_database
@@ -18,6 +19,7 @@ from tally_gateway.accounts_client import AccountsClient
 from tally_gateway.api import router
 from tally_gateway.config import Settings
 from tally_gateway.limits import LimitBodySize
+from tally_gateway.upstream import ServiceClient
 from tally_gateway.usage_producer import UsagePublisher, running_producer
 
 SERVICE = "gateway"
@@ -34,19 +36,25 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
         async with (
             migrated_database(settings, MIGRATIONS) as pool,
             running_producer(settings) as producer,
-            httpx.AsyncClient(
-                base_url=settings.accounts_url,
-                timeout=settings.upstream_timeout_seconds,
-                headers={SERVICE_TOKEN_HEADER: settings.service_token.get_secret_value()},
-            ) as accounts_http,
+            contextlib.AsyncExitStack() as upstreams,
         ):
-            # Instrumented so each call carries the trace into the accounts service.
-            HTTPXClientInstrumentor.instrument_client(accounts_http, tracer_provider=provider)
             app.state.pool = pool
             app.state.usage_publisher = UsagePublisher(
                 producer, provider.get_tracer(__name__), ack_timeout=settings.ack_timeout_seconds
             )
-            app.state.accounts = AccountsClient(accounts_http)
+            http = {
+                name: await upstreams.enter_async_context(_upstream_http(url, settings, provider))
+                for name, url in (
+                    ("accounts", settings.accounts_url),
+                    ("usage", settings.usage_url),
+                    ("invoicing", settings.invoicing_url),
+                    ("notifications", settings.notifications_url),
+                )
+            }
+            app.state.accounts = AccountsClient(http["accounts"])
+            app.state.services = {
+                name: ServiceClient(name, client) for name, client in http.items()
+            }
             yield
 
     app = FastAPI(
@@ -63,3 +71,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     app.include_router(health_router)
     FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, excluded_urls="/health")
     return app
+
+
+def _upstream_http(url: str, settings: Settings, provider: TracerProvider) -> httpx.AsyncClient:
+    """A client of one service's internal API: its token, its timeout, the trace carried on."""
+    client = httpx.AsyncClient(
+        base_url=url,
+        timeout=settings.upstream_timeout_seconds,
+        headers={SERVICE_TOKEN_HEADER: settings.service_token.get_secret_value()},
+    )
+    HTTPXClientInstrumentor.instrument_client(client, tracer_provider=provider)
+    return client

@@ -13,6 +13,9 @@ class Settings(ServiceSettings):
     database_url: str = "postgresql://tally:tally@127.0.0.1:15432/tally_gateway"
     http_port: int = 8000
     accounts_url: str = "http://127.0.0.1:8101"
+    usage_url: str = "http://127.0.0.1:8102"
+    invoicing_url: str = "http://127.0.0.1:8103"
+    notifications_url: str = "http://127.0.0.1:8104"
     upstream_timeout_seconds: float = 10.0
     ack_timeout_seconds: float = Field(
         5.0, gt=0, description="how long a usage request waits for Kafka's acks before a 503"

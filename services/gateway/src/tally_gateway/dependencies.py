@@ -25,6 +25,7 @@ from tally_gateway.accounts_client import AccountsClient
 from tally_gateway.config import Settings
 from tally_gateway.domain import MAX_EVENTS_PER_REQUEST, basic_credentials, is_ops_key
 from tally_gateway.schemas import UsageBatch
+from tally_gateway.upstream import ServiceClient
 from tally_gateway.usage_producer import UsagePublisher
 
 
@@ -44,6 +45,14 @@ async def _accounts(request: Request) -> AccountsClient:
     return accounts
 
 
+def _service(name: str) -> Any:
+    async def client(request: Request) -> ServiceClient:
+        services: dict[str, ServiceClient] = request.app.state.services
+        return services[name]
+
+    return Depends(client)
+
+
 async def _clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
@@ -53,6 +62,11 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 Publisher = Annotated[UsagePublisher, Depends(_publisher)]
 Accounts = Annotated[AccountsClient, Depends(_accounts)]
 RequestClock = Annotated[Clock, Depends(_clock)]
+UsageService = Annotated[ServiceClient, _service("usage")]
+InvoicingService = Annotated[ServiceClient, _service("invoicing")]
+NotificationsService = Annotated[ServiceClient, _service("notifications")]
+AccountsService = Annotated[ServiceClient, _service("accounts")]
+"""Clients of the services' internal APIs; their 4xx problems are relayed as they are."""
 
 _account_credentials = HTTPBase(
     scheme="basic",

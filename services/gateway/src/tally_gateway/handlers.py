@@ -9,7 +9,7 @@ from tally_contracts.errors import FieldError
 from tally_runtime.problems import ProblemError
 
 from tally_gateway import repository
-from tally_gateway.accounts_client import AccountsClient, AccountsUnavailable, UpstreamAccount
+from tally_gateway.accounts_client import AccountsClient, UpstreamAccount
 from tally_gateway.domain import (
     RETRY_WINDOW,
     BasicCredentials,
@@ -23,6 +23,7 @@ from tally_gateway.domain import (
     validate_usage,
 )
 from tally_gateway.schemas import AccountCreate, AccountCreated
+from tally_gateway.upstream import ServiceUnavailable
 from tally_gateway.usage_producer import NotAcknowledged, UsagePublisher
 
 log = logging.getLogger(__name__)
@@ -66,10 +67,11 @@ async def open_account(
         await repository.save_auth_token_hash(conn, opening.account_sid, hash_token(pepper, token))
     try:
         account = await accounts.open(request, sid=opening.account_sid)
-    except AccountsUnavailable as error:
-        raise AccountsUnavailable(
+    except ServiceUnavailable as error:
+        raise ServiceUnavailable(
+            "accounts",
             f"{error.problem.detail}. The account may be half open: send the same request"
-            f" again with the header `Idempotency-Key: {key}` to finish opening it"
+            f" again with the header `Idempotency-Key: {key}` to finish opening it",
         ) from error
     return AccountCreated(**account.model_dump(), auth_token=token)
 
