@@ -18,7 +18,10 @@ class ServiceSettings(BaseSettings):
     `TALLY_ENVIRONMENT`, `TALLY_TRACE_DIR`) so one export points every service at it.
     """
 
-    model_config = SettingsConfigDict(populate_by_name=True, extra="ignore")
+    # Errors never echo the input: it holds secrets (keys, tokens, passwords in URLs).
+    model_config = SettingsConfigDict(
+        populate_by_name=True, extra="ignore", hide_input_in_errors=True
+    )
 
     environment: Environment = Field(
         "development", validation_alias=AliasChoices("TALLY_ENVIRONMENT", "environment")
