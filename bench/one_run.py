@@ -10,6 +10,7 @@ stays null, with the reason.
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 import traceback
 import uuid
@@ -18,10 +19,11 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from tally_contracts.topics import USAGE_EVENTS
 from tally_runtime.database import with_database
 
-from bench import bare, freshness, http_ingest, relay, report
+from bench import bare, freshness, http_ingest, number_report, relay, report
 from bench.load import UsageLoad, new_accounts, new_producer, publish_account_states
 from bench.offsets import Offsets, OffsetWatch, prepare
 from bench.pipeline import PipelineResult, measure
@@ -150,6 +152,7 @@ class Run:
         self.record_pipeline(load.published)
         await self.guarded(["freshness_p50_ms", "freshness_p99_ms"], self.freshness(accounts))
         await self.guarded(["http_ingest_events_per_s"], self.http())
+        await self.guarded(["number_report_ms"], self.number_report())
         self.rss_end = self.services.rss()
 
     async def guarded(self, keys: list[str], phase: Coroutine[Any, Any, None]) -> None:
@@ -228,6 +231,24 @@ class Run:
         self.notes.append(f"HTTP ingest answers by status: {result.statuses}")
         if result.reason:
             self.unmeasured(["http_ingest_events_per_s"], result.reason)
+
+    async def number_report(self) -> None:
+        log("number usage report: 10,000 numbers, 1,000,000 events in the month")
+        gateway, usage = self.services.url("gateway"), self.services.url("usage")
+        async with httpx.AsyncClient(timeout=30) as setup:
+            sid, token = await http_ingest.create_account(setup, gateway, OPS_KEY)
+        usage_db = with_database(self.target.postgres_url, database_name("usage"))
+        result = await asyncio.wait_for(
+            number_report.measure(usage, usage_db, gateway=(gateway, sid, token)),
+            timeout=self.sizes.phase_timeout_s + 120,
+        )
+        self.details["number_report"] = asdict(result)
+        self.figures["number_report_ms"] = result.report_ms
+        self.notes.append(
+            f"number report: median {result.report_ms} ms through the gateway, "
+            f"{statistics.median(result.usage_ms)} ms at the usage service, CSV "
+            f"{result.csv_ms} ms ({result.events:,} events loaded in {result.load_s} s)"
+        )
 
     async def relay(self) -> None:
         rows = min(self.sizes.bare_max_events, 300_000)

@@ -25,6 +25,7 @@ def main() -> int:
                 "owner": "demo-customer",
                 "friendly_name": "Demo",
                 "time_zone": "America/Chicago",
+                "contact_email": "demo@example.com",
             },
         )
         if created.status_code != 201:

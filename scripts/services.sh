@@ -65,6 +65,9 @@ configure() {
     variable="TALLY_GATEWAY_${upstream^^}_URL"
     [[ -n "${!variable:-}" ]] || export "$variable=http://127.0.0.1:$(port_of "$upstream")"
   done
+  # accounts asks invoicing for top-ups and card authorizations (the self-service upgrade)
+  [[ -n "${TALLY_ACCOUNTS_INVOICING_URL:-}" ]] ||
+    export "TALLY_ACCOUNTS_INVOICING_URL=http://127.0.0.1:$(port_of invoicing)"
 }
 
 start() {
@@ -138,6 +141,7 @@ config() {
     variable="TALLY_GATEWAY_${service^^}_URL"
     echo "$variable=${!variable}"
   done
+  echo "TALLY_ACCOUNTS_INVOICING_URL=$TALLY_ACCOUNTS_INVOICING_URL"
 }
 
 status() {

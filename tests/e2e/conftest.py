@@ -59,7 +59,12 @@ def create_account(
     """Create an account through the gateway with the ops key; returns its SID and token."""
 
     async def create(**overrides: Any) -> dict[str, Any]:
-        body = {"owner": "e2e-customer", "friendly_name": "e2e", "time_zone": "America/Chicago"}
+        body = {
+            "owner": "e2e-customer",
+            "friendly_name": "e2e",
+            "time_zone": "America/Chicago",
+            "contact_email": "billing@e2e.example",  # required since issue 7 (CONTRACTS.md §3)
+        }
         response = await http.post(
             f"{system.url('gateway')}/v1/Accounts",
             json=body | overrides,

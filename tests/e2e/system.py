@@ -56,10 +56,13 @@ class System:
             "TALLY_ENVIRONMENT": "test",
             "TALLY_TRACE_DIR": str(self.trace_dir),
             "TALLY_SERVICE_TOKEN": SERVICE_TOKEN,
+            "TALLY_ACCOUNTS_CREDIT_CHECK_KEYS": "ZTJlLXRlc3RzLWNyZWRpdC1jaGVjay1rZXktMzJiISE=",
             f"{prefix}DATABASE_URL": self.databases[service],
             f"{prefix}HTTP_PORT": str(self.ports[service]),
             f"{prefix}CONSUMER_GROUP": self.consumer_group(service),
         }
+        if service == "accounts":
+            env |= {"TALLY_ACCOUNTS_INVOICING_URL": self.url("invoicing")}
         if service == "gateway":
             env |= {
                 "TALLY_GATEWAY_ACCOUNTS_URL": self.url("accounts"),

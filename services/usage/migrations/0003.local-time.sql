@@ -41,14 +41,15 @@ CREATE TABLE usage_daily (
 
 -- Per phone number and local date, for the number usage report (built on request).
 CREATE TABLE number_usage_daily (
-    account_sid  text    NOT NULL,
-    period       text    NOT NULL,
-    phone_number text    NOT NULL,
-    local_date   date    NOT NULL,
-    number_type  text,               -- the type the latest event of the day named, if any
-    calls        bigint  NOT NULL,   -- call events (calls-*) naming the number
-    minutes      numeric NOT NULL,   -- their quantity
-    held         boolean NOT NULL,   -- a phone-numbers event: the number was held that day
+    account_sid    text        NOT NULL,
+    period         text        NOT NULL,
+    phone_number   text        NOT NULL,
+    local_date     date        NOT NULL,
+    number_type    text,                   -- the type the latest event of the day named, if any
+    number_type_at timestamptz,            -- when that event occurred: a later one's type wins
+    calls          bigint      NOT NULL,   -- call events (calls-*) naming the number
+    minutes        numeric     NOT NULL,   -- their quantity
+    held           boolean     NOT NULL,   -- a phone-numbers event: the number was held that day
     PRIMARY KEY (account_sid, period, phone_number, local_date)
 );
 
@@ -79,6 +80,7 @@ CREATE TABLE awaiting_account (
     source_offset    bigint      NOT NULL,
     record_key       bytea,
     record_value     bytea       NOT NULL,
+    traceparent      text,       -- the record's trace, continued when it is applied
     parked_at        timestamptz NOT NULL,
     PRIMARY KEY (source_topic, source_partition, source_offset)
 );

@@ -11,7 +11,7 @@ it). A billing period is named by its key, `YYYY-MM@Zone`, e.g. `2026-10@America
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -62,16 +62,26 @@ def next_month(month: str) -> str:
 
 def local_midnight(day: date, time_zone: str) -> datetime:
     """The UTC instant a local date begins (the first instant that exists: DST gaps skip)."""
-    naive = datetime.combine(day, time())
-    # fold=0 picks the earlier of two midnights; a midnight lost in a gap maps forward.
-    aware = naive.replace(tzinfo=zone(time_zone))
+    aware = datetime.combine(day, time(), tzinfo=zone(time_zone))
+    # fold=0 picks the earlier of two midnights (a repeated hour), and for a midnight lost in
+    # a gap the offset before it, which lands at or after the gap's end.
     instant = aware.astimezone(UTC)
-    return instant if instant.astimezone(zone(time_zone)).date() == day else _after_gap(aware)
+    if instant.astimezone(aware.tzinfo).time() == time():
+        return instant
+    return _end_of_gap(day, aware.tzinfo, aware.replace(fold=1).astimezone(UTC), instant)
 
 
-def _after_gap(aware: datetime) -> datetime:
-    # A local midnight inside a DST gap does not exist; the day starts when the gap ends.
-    return aware.replace(fold=1).astimezone(UTC)
+def _end_of_gap(day: date, tz: tzinfo | None, before: datetime, after: datetime) -> datetime:
+    # Midnight fell in a gap: the day begins where the gap ends, which lies between the two
+    # readings of midnight. Gaps start and end on whole seconds; when a whole day was skipped
+    # (Pacific/Apia, 2011-12-30) this is where the next day begins, a day of no length.
+    while after - before > timedelta(seconds=1):
+        middle = before + timedelta(seconds=(after - before).total_seconds() // 2)
+        if middle.astimezone(tz).date() >= day:
+            after = middle
+        else:
+            before = middle
+    return after
 
 
 @dataclass(frozen=True)
@@ -114,8 +124,10 @@ def zone_change(history: Sequence[ZoneSpan], new_zone: str, now: datetime) -> Zo
     It takes over when the current zone's current month ends.
     """
     span = zone_at(history, now)
-    local = now.astimezone(zone(span.time_zone)).date()
-    month = next_month(month_of(local))
+    current = date_instant(history, now).period.split("@", 1)[0]
+    # The current month, not the local date's: in the first days of a zone behind the one
+    # before it, the local date still reads the month the old zone has already ended.
+    month = next_month(current)
     return ZoneSpan(
         time_zone=new_zone,
         effective_from=local_midnight(first_day(month), span.time_zone),

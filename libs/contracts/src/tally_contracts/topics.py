@@ -24,8 +24,21 @@ USAGE_RECORDED = "usage.recorded.v1"
 ACCOUNT_STATE = "accounts.state.v1"
 """The latest state of every account (billing mode, time zone, status), compacted by SID."""
 
+ACCOUNT_LIFECYCLE = "accounts.lifecycle.v1"
+"""Past-tense facts of an account's life: upgraded, billing mode changed, suspended, reactivated."""
+
+INVOICING_REQUESTS = "accounts.invoicing_requests.v1"
+"""Facts of invoicing requests (information requested), keyed by SID; no credit-check data."""
+
 BALANCE_CHANGED = "balances.changed.v1"
 """A rated charge moved an account's balance."""
+
+BALANCE_ALERTS = "balances.alerts.v1"
+"""Facts a customer may need to hear about: threshold crossings, auto-recharge card charges and
+declines, an invoiced account's credit exposure."""
+
+INVOICE_EVENTS = "invoices.events.v1"
+"""Invoices issued, paid and overdue."""
 
 MONTH_CLOSED = "invoices.month_closed.v1"
 """Invoicing closed an account's billing month: usage for it that arrives later is late."""
@@ -35,6 +48,10 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(USAGE_REJECTED),
     TopicSpec(USAGE_RECORDED),
     TopicSpec(ACCOUNT_STATE, compacted=True),
+    TopicSpec(ACCOUNT_LIFECYCLE),
+    TopicSpec(INVOICING_REQUESTS),
     TopicSpec(BALANCE_CHANGED),
+    TopicSpec(BALANCE_ALERTS),
+    TopicSpec(INVOICE_EVENTS),
     TopicSpec(MONTH_CLOSED),
 )

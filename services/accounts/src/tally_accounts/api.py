@@ -1,29 +1,28 @@
-"""The accounts service's internal HTTP API: open an account, read one."""
+"""The accounts service's internal HTTP API: open, read and change accounts.
 
-from datetime import datetime
-from typing import Annotated, Any
+The upgrade, billing preferences and auto-recharge routes live beside it (`api_upgrade`,
+`api_billing`); `router` serves them all.
+"""
 
-from fastapi import APIRouter, Depends, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from tally_contracts.accounts import AccountStatus, BillingMode
+from fastapi import APIRouter, Depends, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+from tally_contracts.accounts import (
+    AccountPatch,
+    Address,
+    EmailAddress,
+    TimeZoneName,
+    WebUrl,
+)
 from tally_contracts.envelope import AccountSid
-from tally_runtime.clock import Clock
 from tally_runtime.http import AccountSidPath, DatabasePool, internal_caller
-from tally_runtime.problems import PROBLEM_JSON, Problem, ProblemError
+from tally_runtime.problems import ProblemError
 
-from tally_accounts import handlers
-from tally_accounts.domain import Account, NewAccount, SidTaken, is_valid_time_zone
+from tally_accounts import api_billing, api_upgrade, handlers
+from tally_accounts.api_models import AccountPublic
+from tally_accounts.domain import NewAccount, SidTaken
+from tally_accounts.web import RequestClock, as_problems, problems
 
 router = APIRouter(dependencies=[Depends(internal_caller)])
-
-_PROBLEM: dict[str, Any] = {
-    "model": Problem,
-    "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-}
-
-
-def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status_code: _PROBLEM for status_code in statuses}
 
 
 class AccountCreate(BaseModel):
@@ -33,59 +32,23 @@ class AccountCreate(BaseModel):
 
     owner: str = Field(min_length=1, max_length=128, description="the customer who owns it")
     friendly_name: str = Field(min_length=1, max_length=128)
-    time_zone: str = Field(description="an IANA time zone, e.g. America/Chicago")
+    time_zone: TimeZoneName
+    contact_email: EmailAddress
+    webhook_url: WebUrl | None = None
     flex: bool = False
     multi_account_invoicing: bool = False
     reseller: bool = False
     nonprofit_org: bool = False
+    address: Address | None = Field(None, description="joins the owner's address book")
     sid: AccountSid | None = Field(
         None, description="the SID to open; asking again with the same request finds it (a retry)"
     )
-
-    @field_validator("time_zone")
-    @classmethod
-    def _known_time_zone(cls, value: str) -> str:
-        if not is_valid_time_zone(value):
-            raise ValueError(f"{value!r} is not an IANA time zone (e.g. America/Chicago)")
-        return value
-
-
-class AccountPublic(BaseModel):
-    """An account as this API returns it: its whole current state."""
-
-    sid: str
-    owner: str
-    friendly_name: str
-    time_zone: str
-    status: AccountStatus
-    billing_mode: BillingMode
-    flex: bool
-    multi_account_invoicing: bool
-    reseller: bool
-    nonprofit_org: bool
-    version: int
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, account: Account) -> "AccountPublic":
-        """The public shape of a domain account."""
-        return cls(**vars(account))
-
-
-async def _clock(request: Request) -> Clock:
-    clock: Clock = request.app.state.clock
-    return clock
-
-
-RequestClock = Annotated[Clock, Depends(_clock)]
-"""The clock the composition root put on `app.state.clock`."""
 
 
 @router.post(
     "/accounts",
     status_code=status.HTTP_201_CREATED,
-    responses=_problems(401, 409, 422) | {200: {"description": "opened before by this request"}},
+    responses=problems(401, 409, 422) | {200: {"description": "opened before by this request"}},
 )
 async def create_account(
     body: AccountCreate, response: Response, pool: DatabasePool, clock: RequestClock
@@ -95,7 +58,7 @@ async def create_account(
     With a `sid`, the same request again answers 200 with that account as it is now; the
     `sid` of an account another request opened is a 409.
     """
-    request = NewAccount(**body.model_dump(exclude={"sid"}))
+    request = NewAccount(**{name: getattr(body, name) for name in NewAccount.__dataclass_fields__})
     try:
         account, opened = await handlers.open_account(request, sid=body.sid, pool=pool, clock=clock)
     except SidTaken as taken:
@@ -105,10 +68,26 @@ async def create_account(
     return AccountPublic.of(account)
 
 
-@router.get("/accounts/{sid}", responses=_problems(401, 404, 422))
+@router.get("/accounts/{sid}", responses=problems(401, 404, 422))
 async def get_account(sid: AccountSidPath, pool: DatabasePool) -> AccountPublic:
     """The account with this SID."""
-    account = await handlers.find_account(sid, pool=pool)
-    if account is None:
-        raise ProblemError(404, "Account not found", detail=f"no account {sid}")
+    with as_problems():
+        return AccountPublic.of(await handlers.find_account(sid, pool=pool))
+
+
+@router.patch("/accounts/{sid}", responses=problems(401, 404, 422))
+async def patch_account(
+    sid: AccountSidPath, body: AccountPatch, pool: DatabasePool, clock: RequestClock
+) -> AccountPublic:
+    """Change the friendly name, time zone, contact e-mail or webhook URL; nothing else.
+
+    A new time zone applies from the account's next billing month (see `time_zones`). A
+    change publishes the next version; a patch that changes nothing publishes nothing.
+    """
+    with as_problems():
+        account = await handlers.patch_account(sid, body, pool=pool, clock=clock)
     return AccountPublic.of(account)
+
+
+router.include_router(api_upgrade.router)
+router.include_router(api_billing.router)

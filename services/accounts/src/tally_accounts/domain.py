@@ -3,14 +3,20 @@
 import hashlib
 import json
 import secrets
-import zoneinfo
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from tally_contracts.accounts import AccountState, AccountStatus, BillingMode
-
-# Valid keys whose meaning depends on the machine, not on the customer's location.
-_HOST_DEPENDENT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+from tally_contracts.accounts import (
+    AccountState,
+    AccountStatus,
+    Address,
+    AutoRecharge,
+    BillingMode,
+    BillingPreferences,
+    InvoicingTerms,
+    is_iana_zone,
+)
+from tally_contracts.periods import ZoneSpan
 
 
 def new_account_sid() -> str:
@@ -20,13 +26,13 @@ def new_account_sid() -> str:
 
 def is_valid_time_zone(name: str) -> bool:
     """True when `name` is an IANA time zone this machine can compute periods in."""
-    if name in _HOST_DEPENDENT_ZONES:
-        return False
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        return False
-    return True
+    return is_iana_zone(name)
+
+
+def address_id_of(owner: str, address: Address) -> str:
+    """The id of `address` in `owner`'s address book: the same address is stored once."""
+    canonical = json.dumps([owner, address.model_dump()], sort_keys=True, separators=(",", ":"))
+    return "AD" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -40,10 +46,14 @@ class NewAccount:
     multi_account_invoicing: bool = False
     reseller: bool = False
     nonprofit_org: bool = False
+    contact_email: str | None = None
+    webhook_url: str | None = None
+    address: Address | None = None
 
     def fingerprint(self) -> bytes:
         """A hash of the request: asking twice for one SID must be asking the same thing."""
-        canonical = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        fields = dict(vars(self), address=self.address.model_dump() if self.address else None)
+        canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).digest()
 
 
@@ -52,6 +62,14 @@ class SidTaken(Exception):
 
     def __init__(self, sid: str) -> None:
         super().__init__(f"{sid} was opened by another request")
+        self.sid = sid
+
+
+class AccountNotFound(Exception):
+    """No account has this SID."""
+
+    def __init__(self, sid: str) -> None:
+        super().__init__(f"no account {sid}")
         self.sid = sid
 
 
@@ -72,6 +90,21 @@ class Account:
     version: int
     created_at: datetime
     updated_at: datetime
+    contact_email: str | None = None
+    webhook_url: str | None = None
+    time_zones: tuple[ZoneSpan, ...] = ()
+    """The zone history; empty means `time_zone` has always applied."""
+    terms: InvoicingTerms | None = None
+    auto_recharge: AutoRecharge = field(default_factory=AutoRecharge)
+    mailing_address: Address | None = None
+    po_number: str | None = None
+    invoice_recipients: tuple[str, ...] = ()
+    billing_address_id: str | None = None
+    billing_address: Address | None = None
+    suspended_for_balance: bool = False
+    balance_depleted_since: datetime | None = None
+    balance_seen_at: datetime | None = None
+    """When the newest balance fact applied happened: an older one arriving late is ignored."""
 
 
 def open_trial_account(request: NewAccount, *, sid: str, now: datetime) -> Account:
@@ -90,6 +123,8 @@ def open_trial_account(request: NewAccount, *, sid: str, now: datetime) -> Accou
         version=1,
         created_at=now,
         updated_at=now,
+        contact_email=request.contact_email,
+        webhook_url=request.webhook_url,
     )
 
 
@@ -109,4 +144,16 @@ def state_event(account: Account) -> AccountState:
         multi_account_invoicing=account.multi_account_invoicing,
         reseller=account.reseller,
         nonprofit_org=account.nonprofit_org,
+        time_zones=list(account.time_zones),
+        contact_email=account.contact_email,
+        webhook_url=account.webhook_url,
+        terms=account.terms,
+        auto_recharge=account.auto_recharge,
+        billing=BillingPreferences(
+            mailing_address=account.mailing_address,
+            billing_address=account.billing_address,
+            po_number=account.po_number,
+            invoice_recipients=list(account.invoice_recipients),
+        ),
+        suspended_for_balance=account.suspended_for_balance,
     )

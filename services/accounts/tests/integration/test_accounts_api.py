@@ -11,7 +11,12 @@ from tally_testkit import new_sid
 
 ReadKeyed = Callable[[str, int], Awaitable[list[dict[str, Any]]]]
 
-NEW_ACCOUNT = {"owner": "acme-corp", "friendly_name": "Acme", "time_zone": "America/Chicago"}
+NEW_ACCOUNT = {
+    "owner": "acme-corp",
+    "friendly_name": "Acme",
+    "time_zone": "America/Chicago",
+    "contact_email": "billing@acme.example",
+}
 
 
 async def test_given_a_valid_request_when_an_account_is_opened_then_it_is_an_active_trial_at_v1(
@@ -28,6 +33,11 @@ async def test_given_a_valid_request_when_an_account_is_opened_then_it_is_an_act
         "time_zone": "America/Chicago",
         "status": "active",
         "billing_mode": "trial",
+        "contact_email": "billing@acme.example",
+        "webhook_url": None,
+        "time_zones": [],
+        "terms": None,
+        "suspended_for_balance": False,
         "flex": False,
         "multi_account_invoicing": False,
         "reseller": False,

@@ -77,7 +77,9 @@ def test_given_an_account_then_its_state_event_carries_everything_under_a_derive
 
 def test_given_an_unknown_time_zone_in_a_request_then_the_error_names_time_zone() -> None:
     with pytest.raises(ValidationError) as raised:
-        AccountCreate(owner="acme", friendly_name="Acme", time_zone="Mars/Olympus")
+        AccountCreate(
+            owner="acme", friendly_name="Acme", time_zone="Mars/Olympus", contact_email="a@b.co"
+        )
     assert [error["loc"] for error in raised.value.errors()] == [("time_zone",)]
 
 

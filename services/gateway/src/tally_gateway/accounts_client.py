@@ -1,5 +1,7 @@
 """The accounts service's internal HTTP API, as the gateway calls it."""
 
+from datetime import datetime
+
 import httpx
 from pydantic import BaseModel, ConfigDict
 from tally_contracts.accounts import AccountStatus, BillingMode
@@ -19,6 +21,13 @@ class UpstreamAccount(BaseModel):
     time_zone: str
     status: AccountStatus
     billing_mode: BillingMode
+    contact_email: str | None = None
+    webhook_url: str | None = None
+    flex: bool = False
+    multi_account_invoicing: bool = False
+    reseller: bool = False
+    nonprofit_org: bool = False
+    created_at: datetime | None = None
 
 
 class AccountsClient(ServiceClient):

@@ -5,6 +5,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -62,8 +63,29 @@ def basic_credentials(scheme: str, encoded: str) -> BasicCredentials | None:
 
 
 def is_account_sid(username: str) -> bool:
-    """Whether a Basic username names an account (API keys, `SK...`, will name themselves)."""
+    """Whether a Basic username names an account (API keys, `SK...`, name themselves)."""
     return ACCOUNT_SID_PATTERN.fullmatch(username) is not None
+
+
+KEY_SID_PATTERN = re.compile(r"^SK[0-9a-f]{32}$")
+
+
+def is_key_sid(username: str) -> bool:
+    """Whether a Basic username names an API key: `SK` and 32 lowercase hex digits."""
+    return KEY_SID_PATTERN.fullmatch(username) is not None
+
+
+@dataclass(frozen=True)
+class NewApiKey:
+    """A fresh API key: its SID, and its secret, which is shown once and stored only hashed."""
+
+    key_sid: str
+    secret: str = field(repr=False)
+
+
+def new_api_key() -> NewApiKey:
+    """An unguessable key SID and secret."""
+    return NewApiKey(key_sid="SK" + secrets.token_hex(16), secret=secrets.token_urlsafe(32))
 
 
 # --- account openings --------------------------------------------------------------------

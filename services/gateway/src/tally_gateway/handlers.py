@@ -18,11 +18,13 @@ from tally_gateway.domain import (
     encode_usage_event,
     hash_token,
     is_account_sid,
+    is_key_sid,
+    new_api_key,
     new_opening,
     token_matches,
     validate_usage,
 )
-from tally_gateway.schemas import AccountCreate, AccountCreated
+from tally_gateway.schemas import AccountCreate, AccountCreated, AccountPublic, ApiKeyCreated
 from tally_gateway.upstream import ServiceUnavailable
 from tally_gateway.usage_producer import NotAcknowledged, UsagePublisher
 
@@ -73,19 +75,51 @@ async def open_account(
             f"{error.problem.detail}. The account may be half open: send the same request"
             f" again with the header `Idempotency-Key: {key}` to finish opening it",
         ) from error
-    return AccountCreated(**account.model_dump(), auth_token=token)
+    return AccountCreated(**public_account(account).model_dump(), auth_token=token)
+
+
+def public_account(account: UpstreamAccount) -> AccountPublic:
+    """The public face of the accounts service's account (CONTRACTS.md §3)."""
+    fields = account.model_dump(include=set(AccountPublic.model_fields) - {"date_created"})
+    return AccountPublic(**fields, date_created=account.created_at)
 
 
 async def authenticate(
     credentials: BasicCredentials, *, pool: asyncpg.Pool, pepper: bytes
 ) -> str | None:
-    """The account SID these credentials prove, or None."""
+    """The account SID these credentials prove (`AccountSid:AuthToken` or `APIKeySid:secret`)."""
+    if is_key_sid(credentials.username):
+        key = await repository.fetch_api_key(pool, credentials.username)
+        # Compare even for an unknown or revoked key: both take the same path as a known one.
+        matches = token_matches(pepper, credentials.password, key[1] if key else b"")
+        return key[0] if key is not None and matches else None
     if not is_account_sid(credentials.username):
-        return None  # API keys (`SK...:secret`) will be checked here
+        return None
     stored = await repository.fetch_auth_token_hash(pool, credentials.username)
     # Compare even for an unknown SID: no early return, so known and unknown take the same path.
     matches = token_matches(pepper, credentials.password, stored or b"")
     return credentials.username if stored is not None and matches else None
+
+
+async def create_api_key(
+    account_sid: str, *, pool: asyncpg.Pool, pepper: bytes, now: datetime
+) -> ApiKeyCreated:
+    """A new API key of the account; its secret is in this answer only, stored hashed."""
+    key = new_api_key()
+    await repository.save_api_key(
+        pool, key.key_sid, account_sid, hash_token(pepper, key.secret), now=now
+    )
+    return ApiKeyCreated(key_sid=key.key_sid, secret=key.secret)
+
+
+async def revoke_api_key(
+    account_sid: str, key_sid: str, *, pool: asyncpg.Pool, now: datetime
+) -> None:
+    """Revoke one of the account's keys; another account's key is not found, like none."""
+    if not is_key_sid(key_sid) or not await repository.revoke_api_key(
+        pool, account_sid, key_sid, now=now
+    ):
+        raise ProblemError(404, "API key not found", detail=f"no API key {key_sid}")
 
 
 def account_not_found(sid: str) -> ProblemError:

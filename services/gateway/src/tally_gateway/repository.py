@@ -57,3 +57,38 @@ async def forget_token_seeds(conn: Connection, *, opened_before: datetime) -> No
         " WHERE token_seed IS NOT NULL AND opened_at < $1",
         opened_before,
     )
+
+
+async def save_api_key(
+    conn: Executor, key_sid: str, account_sid: str, secret_hash: bytes, *, now: datetime
+) -> None:
+    """Store a new API key's hash."""
+    await conn.execute(
+        "INSERT INTO api_keys (key_sid, account_sid, secret_hash, created_at)"
+        " VALUES ($1, $2, $3, $4)",
+        key_sid,
+        account_sid,
+        secret_hash,
+        now,
+    )
+
+
+async def fetch_api_key(conn: Executor, key_sid: str) -> tuple[str, bytes] | None:
+    """The account and secret hash of an API key that is not revoked, or None."""
+    row = await conn.fetchrow(
+        "SELECT account_sid, secret_hash FROM api_keys WHERE key_sid = $1 AND revoked_at IS NULL",
+        key_sid,
+    )
+    return (row["account_sid"], row["secret_hash"]) if row else None
+
+
+async def revoke_api_key(conn: Executor, account_sid: str, key_sid: str, *, now: datetime) -> bool:
+    """Revoke one of the account's keys; False if it has no such key (revoked ones included)."""
+    found: bool | None = await conn.fetchval(
+        "UPDATE api_keys SET revoked_at = coalesce(revoked_at, $3)"
+        " WHERE key_sid = $1 AND account_sid = $2 RETURNING true",
+        key_sid,
+        account_sid,
+        now,
+    )
+    return bool(found)

@@ -21,6 +21,15 @@ STARTUP_WAIT_SECONDS = 60.0
 
 _USAGE_TOPIC = tuple(spec for spec in ALL_TOPICS if spec.name == USAGE_EVENTS)
 
+SHARED_BATCH_RECORDS = 64
+"""Requests with fewer records share the producer's batches with other requests.
+
+A request's own record batch saves per-record work for large requests, but every batch is a
+separate produce on its partition: a thousand concurrent one-event requests for one account
+would queue a thousand tiny batches behind each other and miss their ack timeout. Small
+requests instead go through the producer's accumulator, which packs them into one batch.
+"""
+
 
 class NotAcknowledged(Exception):
     """Kafka did not acknowledge every record of a request in time; some may still land."""
@@ -86,6 +95,13 @@ class UsagePublisher:
         partitions = sorted(await producer.partitions_for(USAGE_EVENTS))
         partition = partition_by_key(key, partitions, partitions)  # as every producer's
         headers = _headers_of_current_span()
+        if len(values) < SHARED_BATCH_RECORDS:
+            return [
+                await producer.send(
+                    USAGE_EVENTS, value, key=key, partition=partition, headers=headers
+                )
+                for value in values
+            ]
         acks = []
         batch = producer.create_batch()
         for value in values:

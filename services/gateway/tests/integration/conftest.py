@@ -8,6 +8,7 @@ process through httpx's ASGI transport.
 import asyncio
 import contextlib
 import json
+import secrets
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,6 +16,7 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import uvicorn
@@ -22,11 +24,28 @@ from pydantic import SecretStr
 from starlette.types import ASGIApp
 from tally_accounts.app import create_app as create_accounts_app
 from tally_accounts.config import Settings as AccountsSettings
-from tally_contracts.topics import ACCOUNT_STATE, USAGE_EVENTS
+from tally_contracts.topics import ACCOUNT_STATE, ALL_TOPICS, USAGE_EVENTS
 from tally_gateway.app import create_app as create_gateway_app
 from tally_gateway.config import Settings as GatewaySettings
+from tally_gateway.domain import hash_token
+from tally_gateway.repository import save_auth_token_hash
+from tally_runtime.account_states import ACCOUNT_STATE_MIGRATIONS
 from tally_runtime.clock import Clock, utc_now
-from tally_testkit import NewDatabase, ReadKeyed, Tail, by_key
+from tally_runtime.database import apply_migrations
+from tally_runtime.kafka import ensure_topics
+from tally_testkit import (
+    NewDatabase,
+    Publish,
+    ReadKeyed,
+    Tail,
+    account_state,
+    by_key,
+    commit_groups_at_end,
+    new_sid,
+)
+from tally_usage.app import MIGRATIONS as USAGE_MIGRATIONS
+from tally_usage.app import create_app as create_usage_app
+from tally_usage.config import UsageSettings
 
 OPS_KEY = "integration-ops-key"
 SERVICE_TOKEN = "integration-service-token"
@@ -40,7 +59,7 @@ def trace_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 async def accounts_url(
-    kafka_bootstrap: str, new_database: NewDatabase, trace_dir: Path
+    kafka_bootstrap: str, new_database: NewDatabase, trace_dir: Path, invoicing_url: str
 ) -> AsyncIterator[str]:
     """Base URL of a running accounts service."""
     settings = AccountsSettings(
@@ -50,6 +69,12 @@ async def accounts_url(
         consumer_group=f"test-accounts-{uuid.uuid4().hex[:8]}",
         trace_dir=trace_dir,
         service_token=SecretStr(SERVICE_TOKEN),
+        credit_check_keys=SecretStr("Z2F0ZXdheS10ZXN0cy1jcmVkaXQtY2hlY2sta2V5ISE="),
+        invoicing_url=invoicing_url,
+    )
+    # A fresh group skips the backlog other tests left on the shared topics.
+    await commit_groups_at_end(
+        kafka_bootstrap, [settings.consumer_group], [t.name for t in ALL_TOPICS]
     )
     async with serving(create_accounts_app(settings)) as url:
         yield url
@@ -129,7 +154,12 @@ def create_account(gateway: httpx.AsyncClient) -> Callable[[], Awaitable[dict[st
     async def create() -> dict[str, Any]:
         response = await gateway.post(
             "/v1/Accounts",
-            json={"owner": "acme-corp", "friendly_name": "Acme", "time_zone": "America/Chicago"},
+            json={
+                "owner": "acme-corp",
+                "friendly_name": "Acme",
+                "time_zone": "America/Chicago",
+                "contact_email": "billing@acme.example",
+            },
             headers={"Authorization": f"Bearer {OPS_KEY}"},
         )
         assert response.status_code == 201, response.text
@@ -160,3 +190,120 @@ def spans(trace_dir: Path) -> Callable[[str], list[dict[str, Any]]]:
         return [json.loads(line) for line in lines]
 
     return written_by
+
+
+# --- The usage service behind the gateway: receipts, reports and snapshots read from it. ---
+
+
+@pytest.fixture(scope="module")
+async def usage_service_settings(
+    kafka_bootstrap: str, new_database: NewDatabase, trace_dir: Path
+) -> UsageSettings:
+    """A usage service's settings: its own database (migrated), its group at the topics' end."""
+    settings = UsageSettings(
+        environment="test",
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=await new_database("usage"),
+        consumer_group=f"test-usage-{uuid.uuid4().hex[:8]}",
+        trace_dir=trace_dir,
+        service_token=SecretStr(SERVICE_TOKEN),
+    )
+    # Migrated up front (known_accounts included), so tests can write rows before it starts.
+    await apply_migrations(
+        settings.database_url, USAGE_MIGRATIONS, projections=[ACCOUNT_STATE_MIGRATIONS]
+    )
+    await ensure_topics(settings, ALL_TOPICS)
+    topics = [topic.name for topic in ALL_TOPICS]
+    await commit_groups_at_end(kafka_bootstrap, [settings.consumer_group], topics)
+    return settings
+
+
+@pytest.fixture(scope="module")
+async def usage_url(usage_service_settings: UsageSettings) -> AsyncIterator[str]:
+    """Base URL of a running usage service, consuming what the gateway publishes."""
+    async with serving(create_usage_app(usage_service_settings)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+async def gateway_with_usage(
+    gateway_settings: GatewaySettings, usage_url: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of a gateway that talks to the accounts and usage services above."""
+    async with running_gateway(
+        gateway_settings.model_copy(update={"usage_url": usage_url})
+    ) as client:
+        yield client
+
+
+UsageSql = Callable[..., Awaitable[None]]
+
+
+@pytest.fixture
+def usage_sql(usage_service_settings: UsageSettings) -> UsageSql:
+    """`await usage_sql(statement, *args)`: run SQL in the usage service's database."""
+
+    async def execute(statement: str, *args: object) -> None:
+        conn = await asyncpg.connect(usage_service_settings.database_url)
+        try:
+            await conn.execute(statement, *args)
+        finally:
+            await conn.close()
+
+    return execute
+
+
+@pytest.fixture
+def open_usage_account(
+    gateway_settings: GatewaySettings, usage_sql: UsageSql, publish: Publish
+) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """`await open_usage_account()`: `{sid, auth_token}` of an account in America/Chicago.
+
+    Its credentials go straight into the gateway's store and its state onto
+    `accounts.state.v1` as the accounts service publishes it (usage's own copy written too,
+    so reads need not wait for it): for tests about usage, whatever account opening does.
+    """
+
+    async def open_one() -> dict[str, Any]:
+        sid, token = new_sid(), secrets.token_hex(16)
+        pepper = gateway_settings.token_pepper.get_secret_value().encode()
+        conn = await asyncpg.connect(gateway_settings.database_url)
+        try:
+            await save_auth_token_hash(conn, sid, hash_token(pepper, token))
+        finally:
+            await conn.close()
+        state = account_state(sid, 1)
+        await publish(ACCOUNT_STATE, state)
+        await usage_sql(
+            "INSERT INTO known_accounts (account_sid, version, billing_mode, status, time_zone,"
+            " state_occurred_at) VALUES ($1, 1, 'trial', 'active', $2, now())"
+            " ON CONFLICT DO NOTHING",
+            sid,
+            state.time_zone,
+        )
+        return {"sid": sid, "auth_token": token}
+
+    return open_one
+
+
+# --- invoicing, which accounts asks for top-ups and card authorizations (the upgrade) -------
+
+
+@pytest.fixture(scope="module")
+async def invoicing_url(kafka_bootstrap: str, new_database: NewDatabase) -> AsyncIterator[str]:
+    """Base URL of a running invoicing service, served like accounts."""
+    from tally_invoicing.app import create_app as create_invoicing_app
+    from tally_invoicing.config import InvoicingSettings
+
+    settings = InvoicingSettings(
+        environment="test",
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=await new_database("invoicing"),
+        consumer_group=f"test-gateway-invoicing-{uuid.uuid4().hex[:8]}",
+        service_token=SecretStr(SERVICE_TOKEN),
+    )
+    await commit_groups_at_end(
+        kafka_bootstrap, [settings.consumer_group], [t.name for t in ALL_TOPICS]
+    )
+    async with serving(create_invoicing_app(settings)) as url:
+        yield url

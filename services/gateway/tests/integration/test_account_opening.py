@@ -23,7 +23,12 @@ from tally_gateway.config import Settings as GatewaySettings
 from tally_testkit import NewDatabase
 
 OPS = {"Authorization": "Bearer integration-ops-key"}  # the gateway fixture's ops key
-NEW_ACCOUNT = {"owner": "acme-corp", "friendly_name": "Acme", "time_zone": "America/Chicago"}
+NEW_ACCOUNT = {
+    "owner": "acme-corp",
+    "friendly_name": "Acme",
+    "time_zone": "America/Chicago",
+    "contact_email": "billing@acme.example",
+}
 
 
 class LosingAnswers:

@@ -17,7 +17,12 @@ Records = Callable[[str, int], Awaitable[list[ConsumerRecord[bytes, bytes]]]]
 Spans = Callable[[str], list[dict[str, Any]]]
 
 OPS_KEY = "integration-ops-key"  # the gateway fixture's
-NEW_ACCOUNT = {"owner": "acme-corp", "friendly_name": "Acme", "time_zone": "America/Chicago"}
+NEW_ACCOUNT = {
+    "owner": "acme-corp",
+    "friendly_name": "Acme",
+    "time_zone": "America/Chicago",
+    "contact_email": "billing@acme.example",
+}
 
 
 def basic(sid: str, token: str) -> dict[str, str]:
@@ -35,7 +40,8 @@ async def test_given_the_ops_key_when_an_account_is_created_then_its_sid_and_tok
     created = response.json()
     assert re.fullmatch(r"AC[0-9a-f]{32}", created["sid"])
     assert re.fullmatch(r"[0-9a-f]{32}", created["auth_token"])
-    assert created | {"sid": "", "auth_token": ""} == {
+    assert created["date_created"]
+    assert created | {"sid": "", "auth_token": "", "date_created": ""} == {
         "sid": "",
         "auth_token": "",
         "friendly_name": "Acme",
@@ -43,6 +49,13 @@ async def test_given_the_ops_key_when_an_account_is_created_then_its_sid_and_tok
         "time_zone": "America/Chicago",
         "status": "active",
         "billing_mode": "trial",
+        "contact_email": "billing@acme.example",
+        "webhook_url": None,
+        "flex": False,
+        "multi_account_invoicing": False,
+        "reseller": False,
+        "nonprofit_org": False,
+        "date_created": "",
     }
     read = await gateway.get(
         f"/v1/Accounts/{created['sid']}", headers=basic(created["sid"], created["auth_token"])

@@ -14,10 +14,11 @@ from tally_runtime.account_states import known_account
 from tally_runtime.http import AccountSidPath, DatabasePool, internal_caller
 from tally_runtime.problems import PROBLEM_JSON, Problem, ProblemError
 
-from tally_invoicing import handlers
+from tally_invoicing import handlers, prepaid_api
 from tally_invoicing.domain import CURRENCY, Charge
 
 router = APIRouter(dependencies=[Depends(internal_caller)])  # Tally's services only
+router.include_router(prepaid_api.router)
 
 _PROBLEM: dict[str, Any] = {"model": Problem, "content": {PROBLEM_JSON: {}}}
 
@@ -66,15 +67,6 @@ class ChargesPublic(BaseModel):
     charges: list[ChargePublic] = Field(description="the most recent ones, newest first")
 
 
-class BalancePublic(BaseModel):
-    """The prepaid balance; charges draw it down, so it goes negative without top-ups."""
-
-    account_sid: str
-    balance: Money
-    currency: str = CURRENCY
-    updated_at: datetime | None = Field(description="null for an account never charged")
-
-
 class KnownAccountPublic(BaseModel):
     """The account state invoicing rates by; it lags accounts by the time the topic takes."""
 
@@ -106,10 +98,3 @@ async def list_charges(
         total=found.total,
         charges=[ChargePublic.of(charge) for charge in found.charges],
     )
-
-
-@router.get("/accounts/{sid}/balance", responses={422: _PROBLEM})
-async def get_balance(sid: AccountSidPath, pool: DatabasePool) -> BalancePublic:
-    """The account's prepaid balance; an account never charged has 0."""
-    balance = await handlers.current_balance(sid, pool=pool)
-    return BalancePublic(account_sid=sid, balance=balance.amount, updated_at=balance.updated_at)

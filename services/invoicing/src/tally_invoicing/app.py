@@ -1,4 +1,4 @@
-"""Invoicing's composition root: its migrations, subscriptions and API."""
+"""Invoicing's composition root: its migrations, subscriptions, payment provider and API."""
 
 from pathlib import Path
 
@@ -9,6 +9,7 @@ from tally_runtime.service import service_app
 
 from tally_invoicing.api import router
 from tally_invoicing.config import InvoicingSettings
+from tally_invoicing.payments import provider_named
 from tally_invoicing.subscribers import SUBSCRIPTIONS
 
 SERVICE = "invoicing"
@@ -18,13 +19,16 @@ PROJECTIONS = [ACCOUNT_STATE_MIGRATIONS]
 
 
 def create_app(settings: InvoicingSettings | None = None, *, clock: Clock = utc_now) -> FastAPI:
-    """The invoicing process: HTTP API, Kafka consumers and outbox relay, traced."""
-    return service_app(
+    """The invoicing process: HTTP API, Kafka consumers, outbox relay and payment provider."""
+    settings = settings or InvoicingSettings()
+    app = service_app(
         SERVICE,
-        settings or InvoicingSettings(),
+        settings,
         migrations=MIGRATIONS,
         router=router,
         projections=PROJECTIONS,
         subscriptions=SUBSCRIPTIONS,
         clock=clock,
     )
+    app.state.payment_provider = provider_named(settings.payment_provider)
+    return app

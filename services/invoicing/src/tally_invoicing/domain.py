@@ -112,6 +112,7 @@ def balance_changed(charge: Charge, balance: Decimal) -> BalanceChanged:
         event_id=f"charge:{charge.charge_id}",
         occurred_at=charge.charged_at,
         account_sid=charge.account_sid,
+        cause="charge",
         charge_id=charge.charge_id,
         usage_event_id=charge.usage_event_id,
         amount=charge.amount,
@@ -122,7 +123,7 @@ def balance_changed(charge: Charge, balance: Decimal) -> BalanceChanged:
 
 @dataclass(frozen=True)
 class Balance:
-    """An account's prepaid balance; `updated_at` is None until its first charge."""
+    """An account's prepaid balance; `updated_at` is None until something first moved it."""
 
     account_sid: str
     amount: Decimal
@@ -130,5 +131,5 @@ class Balance:
 
     @classmethod
     def opening(cls, account_sid: str) -> "Balance":
-        """The balance of an account never charged: a new account starts at 0."""
+        """The balance of an account nothing has moved yet: it starts at 0."""
         return cls(account_sid=account_sid, amount=Decimal(0), updated_at=None)

@@ -6,14 +6,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import asyncpg
+from tally_contracts.accounts import AccountState
 from tally_contracts.balances import BalanceChanged
 from tally_contracts.topics import BALANCE_CHANGED
 from tally_contracts.usage import UsageRecorded
+from tally_runtime import account_states
 from tally_runtime.database import Connection
 from tally_runtime.records import ConsumedRecord
 from tally_runtime.units import UnitOfWork
 
-from tally_invoicing import domain, repository
+from tally_invoicing import domain, prepaid, repository
 
 
 class CachedRateCard:
@@ -90,7 +92,36 @@ async def list_charges(account_sid: str, *, pool: asyncpg.Pool, limit: int) -> C
 
 
 async def current_balance(account_sid: str, *, pool: asyncpg.Pool) -> domain.Balance:
-    """The account's prepaid balance; an account never charged has its opening balance."""
+    """The account's prepaid balance; an account nothing moved yet has its opening balance."""
     async with pool.acquire() as conn:
         balance = await repository.fetch_balance(conn, account_sid)
     return balance or domain.Balance.opening(account_sid)
+
+
+async def record_account_states(
+    records: Sequence[ConsumedRecord], unit: UnitOfWork
+) -> list[BalanceChanged]:
+    """Keep each account's newest state and threshold; credit a trial account new to invoicing.
+
+    Safe to run twice: the projection and the thresholds keep versions, and the credit is
+    keyed by account, so a redelivered or replayed state credits nothing again.
+    """
+    states = [AccountState.model_validate_json(record.value) for record in records]
+    known = await account_states.known_accounts(unit.conn, [s.account_sid for s in states])
+    due = prepaid.trial_credits_due(states, {sid: k.version for sid, k in known.items()})
+    await account_states.record_account_states(records, unit)
+    await repository.store_low_balance_thresholds(unit.conn, prepaid.newest_thresholds(states))
+    if not due:
+        return []
+    now = unit.clock()
+    credited = await repository.insert_trial_credits(unit.conn, due, prepaid.TRIAL_CREDIT, now)
+    if not credited:
+        return []
+    balances = await repository.add_to_balances(
+        unit.conn, dict.fromkeys(credited, prepaid.TRIAL_CREDIT), now
+    )
+    cause = {state.account_sid: record for state, record in zip(states, records, strict=True)}
+    changes = [prepaid.trial_credited(sid, balances[sid], now) for sid in credited]
+    for change in changes:
+        unit.publish(BALANCE_CHANGED, change.account_sid, change, cause=cause[change.account_sid])
+    return changes

@@ -9,6 +9,7 @@ from tally_contracts.usage import UsageCategory
 from tally_runtime.database import Connection
 
 from tally_invoicing.domain import CURRENCY, Balance, Charge, RateCard
+from tally_invoicing.prepaid import TopUp
 
 
 async def load_rate_card(conn: Connection) -> RateCard:
@@ -113,10 +114,105 @@ async def charges_summary(conn: Connection, account_sid: str) -> tuple[int, Deci
 
 
 async def fetch_balance(conn: Connection, account_sid: str) -> Balance | None:
-    """The account's balance, if it was ever charged."""
+    """The account's balance, if anything ever moved it."""
     row = await conn.fetchrow(
         "SELECT balance, updated_at FROM balances WHERE account_sid = $1", account_sid
     )
     if row is None:
         return None
     return Balance(account_sid=account_sid, amount=row["balance"], updated_at=row["updated_at"])
+
+
+async def fetch_low_balance_threshold(conn: Connection, account_sid: str) -> Decimal | None:
+    """The low-balance threshold the account's newest state set, if one did."""
+    threshold: Decimal | None = await conn.fetchval(
+        "SELECT low_balance_threshold FROM low_balance_thresholds WHERE account_sid = $1",
+        account_sid,
+    )
+    return threshold
+
+
+async def store_low_balance_thresholds(
+    conn: Connection, thresholds: Mapping[str, tuple[int, Decimal]]
+) -> None:
+    """Keep each account's threshold by (state version, threshold); an older version loses."""
+    sids = sorted(thresholds)  # a fixed order: concurrent batches cannot deadlock
+    await conn.execute(
+        """
+        INSERT INTO low_balance_thresholds (account_sid, version, low_balance_threshold)
+        SELECT * FROM unnest($1::text[], $2::int[], $3::numeric[])
+        ON CONFLICT (account_sid) DO UPDATE
+            SET version = EXCLUDED.version,
+                low_balance_threshold = EXCLUDED.low_balance_threshold
+            WHERE low_balance_thresholds.version < EXCLUDED.version
+        """,
+        sids,
+        [thresholds[sid][0] for sid in sids],
+        [thresholds[sid][1] for sid in sids],
+    )
+
+
+def _top_up(row: asyncpg.Record) -> TopUp:
+    return TopUp(
+        top_up_id=row["top_up_id"],
+        account_sid=row["account_sid"],
+        amount=row["amount"],
+        balance=row["balance_after"],
+        fingerprint=row["request_fingerprint"],
+        provider_reference=row["provider_reference"],
+        created_at=row["created_at"],
+    )
+
+
+async def fetch_top_up(conn: Connection, top_up_id: str) -> TopUp | None:
+    """The top-up made under `top_up_id`, if there is one."""
+    row = await conn.fetchrow(
+        """
+        SELECT top_up_id, account_sid, amount, balance_after, request_fingerprint,
+               provider_reference, created_at
+        FROM top_ups WHERE top_up_id = $1
+        """,
+        top_up_id,
+    )
+    return None if row is None else _top_up(row)
+
+
+async def insert_top_up(conn: Connection, top_up: TopUp) -> bool:
+    """Store the top-up unless its id is stored already; whether it was stored now."""
+    stored = await conn.fetchval(
+        """
+        INSERT INTO top_ups (top_up_id, account_sid, amount, currency, request_fingerprint,
+                             provider_reference, balance_after, created_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        ON CONFLICT (top_up_id) DO NOTHING
+        RETURNING true
+        """,
+        top_up.top_up_id,
+        top_up.account_sid,
+        top_up.amount,
+        CURRENCY,
+        top_up.fingerprint,
+        top_up.provider_reference,
+        top_up.balance,
+        top_up.created_at,
+    )
+    return bool(stored)
+
+
+async def insert_trial_credits(
+    conn: Connection, account_sids: Sequence[str], amount: Decimal, at: datetime
+) -> list[str]:
+    """Record the trial credit of the accounts that have none yet; those credited now, sorted."""
+    rows = await conn.fetch(
+        """
+        INSERT INTO trial_credits (account_sid, amount, credited_at)
+        SELECT account_sid, $2, $3 FROM unnest($1::text[]) AS u(account_sid)
+        ORDER BY account_sid
+        ON CONFLICT (account_sid) DO NOTHING
+        RETURNING account_sid
+        """,
+        sorted(account_sids),
+        amount,
+        at,
+    )
+    return sorted(row["account_sid"] for row in rows)

@@ -1,12 +1,12 @@
 """Invoicing's Kafka entry points: the topic -> handler map, in one place."""
 
-from tally_contracts.topics import USAGE_RECORDED
-from tally_runtime.account_states import ACCOUNT_STATES
+from tally_contracts.topics import ACCOUNT_STATE, USAGE_RECORDED
 from tally_runtime.consumer import Subscription
 
-from tally_invoicing.handlers import charge_usage
+from tally_invoicing.handlers import charge_usage, record_account_states
 
 SUBSCRIPTIONS = (
     Subscription(USAGE_RECORDED, charge_usage),
-    ACCOUNT_STATES,  # the newest state of each account, the projection services share
+    # The shared projection of account states, plus the trial credit of new trial accounts.
+    Subscription(ACCOUNT_STATE, record_account_states),
 )

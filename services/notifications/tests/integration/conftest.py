@@ -11,10 +11,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
+from tally_contracts.topics import ALL_TOPICS
 from tally_notifications.app import create_app
 from tally_notifications.config import NotificationsSettings
 from tally_runtime.http import SERVICE_TOKEN_HEADER
-from tally_testkit import NewDatabase, wait_committed
+from tally_testkit import NewDatabase, commit_groups_at_end, wait_committed
 
 SERVICE_TOKEN = "notifications-tests-service-token"
 
@@ -22,13 +23,19 @@ SERVICE_TOKEN = "notifications-tests-service-token"
 @pytest.fixture
 async def settings(kafka_bootstrap: str, new_database: NewDatabase) -> NotificationsSettings:
     """Settings for one test: its own database and its own consumer group."""
-    return NotificationsSettings(
+    settings = NotificationsSettings(
         environment="test",
         kafka_bootstrap=kafka_bootstrap,
         database_url=await new_database("notifications"),
         consumer_group=f"test-notifications-{uuid.uuid4().hex}",
         service_token=SecretStr(SERVICE_TOKEN),
     )
+    # A fresh group would read the shared topics' whole backlog first (every other test's
+    # balance changes); the test's own events come after this point.
+    await commit_groups_at_end(
+        kafka_bootstrap, [settings.consumer_group], [topic.name for topic in ALL_TOPICS]
+    )
+    return settings
 
 
 @pytest.fixture

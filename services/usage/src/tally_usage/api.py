@@ -1,4 +1,5 @@
-"""The usage service's internal HTTP API: health, receipts per event id, usage totals."""
+"""The usage service's internal HTTP API: receipts per event id, usage totals, and (from
+`reports_api`) snapshots, the number usage report and parked records."""
 
 from datetime import datetime
 from typing import Annotated
@@ -9,7 +10,7 @@ from tally_contracts.decimals import plain_decimal
 from tally_contracts.errors import FieldError
 from tally_runtime.http import AccountSidPath, DatabasePool, internal_caller
 
-from tally_usage import handlers
+from tally_usage import handlers, reports_api
 from tally_usage.domain import (
     KEPT_IDENTITY_CHARS,
 )
@@ -27,6 +28,7 @@ MAX_ASKED_ID_CHARS = KEPT_IDENTITY_CHARS
 """The longest event id a receipt can be asked for: a rejected one is kept up to this length."""
 
 router = APIRouter(dependencies=[Depends(internal_caller)])  # Tally's services only
+router.include_router(reports_api.router)
 
 
 class ReceiptsRequest(BaseModel):
@@ -48,7 +50,9 @@ class Receipt(BaseModel):
             " copies were ignored and are counted in `duplicates`. `conflict`: the first payload"
             " is stored and counted once, but a different payload was later sent under the same"
             " id (`conflicts` times) and was rejected, never applied. `rejected`: never stored,"
-            " it broke the contract (see `errors`). `unknown`: nothing arrived under this id yet."
+            " it broke the contract (see `errors`). `unknown`: nothing is stored under this id yet:"
+            " nothing arrived, or it waits for its account's state (`/ops/awaiting-accounts`)"
+            " and is recorded once that arrives."
         )
     )
     recorded_at: datetime | None = Field(description="when the counted payload was stored")

@@ -3,7 +3,7 @@
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
@@ -70,6 +70,8 @@ class Outcome(StrEnum):
     CONFLICT = "conflict"
     REJECTED = "rejected"
     REDELIVERED = "redelivered"
+    PARKED = "parked"
+    """Valid, for an account usage has no state for yet: applied when the state arrives."""
 
 
 def validate_usage(message: RawUsageMessage, now: datetime) -> UsageEvent | InvalidUsage:
@@ -216,8 +218,15 @@ def recorded_event_id(account_sid: str, event_id: str) -> str:
     return f"usage:{account_sid}:{event_id}"
 
 
-def usage_recorded(event: UsageEvent, now: datetime) -> UsageRecorded:
-    """The fact rating consumes: this usage was accepted and stored."""
+def usage_recorded(
+    event: UsageEvent,
+    now: datetime,
+    *,
+    local_date: date | None = None,
+    period: str | None = None,
+    late: bool = False,
+) -> UsageRecorded:
+    """The fact rating consumes: this usage was accepted and stored, dated for its account."""
     # Built from a validated event, so not validated again: this runs for every event.
     return UsageRecorded.model_construct(
         event_id=recorded_event_id(event.account_sid, event.event_id),
@@ -229,6 +238,9 @@ def usage_recorded(event: UsageEvent, now: datetime) -> UsageRecorded:
         usage_occurred_at=event.occurred_at,
         phone_number=event.phone_number,
         number_type=event.number_type,
+        local_date=local_date,
+        period=period,
+        late=late,
     )
 
 

@@ -1,4 +1,4 @@
-"""Use cases: record a batch of raw usage exactly once; read receipts and usage totals."""
+"""Use cases: record a batch of raw usage exactly once, dated; read receipts and usage totals."""
 
 from collections import Counter
 from collections.abc import Sequence
@@ -9,7 +9,14 @@ from tally_contracts.topics import USAGE_RECORDED, USAGE_REJECTED
 from tally_runtime.records import ConsumedRecord
 from tally_runtime.units import UnitOfWork
 
-from tally_usage import repository
+from tally_usage import awaiting, daily_repository, repository
+from tally_usage.dating import (
+    AccountDating,
+    daily_totals,
+    date_usage,
+    dated_recorded,
+    number_days,
+)
 from tally_usage.domain import (
     UNKNOWN_KEY,
     AcceptedUsage,
@@ -22,7 +29,6 @@ from tally_usage.domain import (
     dead_letter,
     sort_batch,
     stored_as,
-    usage_recorded,
 )
 from tally_usage.receipts import (
     CategoryTotal,
@@ -37,6 +43,8 @@ Causes = dict[int, ConsumedRecord]
 async def record_usage(records: Sequence[ConsumedRecord], unit: UnitOfWork) -> Counter[Outcome]:
     """Apply a batch of `usage.events.v1`: store new events, count repeats, reject the rest.
 
+    New events are dated in their account's time zone and added to the daily aggregates in
+    the same transaction; events of accounts with no known state wait for it (`awaiting`).
     Safe to run twice: every row is keyed by the event's identity or by the record that
     carried it, so a redelivered batch finds its rows and publishes nothing again.
     """
@@ -44,13 +52,16 @@ async def record_usage(records: Sequence[ConsumedRecord], unit: UnitOfWork) -> C
     messages = [RawUsageMessage(r.topic, r.partition, r.offset, r.key, r.value) for r in records]
     causes = {id(message): record for message, record in zip(messages, records, strict=True)}
     batch = sort_batch(messages, now)
-    outcomes = await _reject(unit, batch.invalid, causes, now)
-    inserted = await _store_new(unit, batch.firsts, causes, now)
+    # Before any other write: parking may wait for an account's lock (see `awaiting`).
+    datings, outcomes = await awaiting.datings_parking_the_rest(unit, batch, causes, now)
+    outcomes.update(await _reject(unit, batch.invalid, causes, now))
+    firsts = [a for a in batch.firsts if a.event.account_sid in datings]
+    inserted = await _store_new(unit, firsts, datings, causes, now)
     outcomes[Outcome.RECORDED] = len(inserted)
-    repeats = [accepted for accepted in batch.firsts if accepted.key not in inserted]
-    repeats += batch.repeats_in_batch
+    repeats = [accepted for accepted in firsts if accepted.key not in inserted]
+    repeats += [a for a in batch.repeats_in_batch if a.event.account_sid in datings]
     if repeats:
-        stored = {a.key: stored_as(a) for a in batch.firsts if a.key in inserted}
+        stored = {a.key: stored_as(a) for a in firsts if a.key in inserted}
         outcomes.update(await _settle_repeats(unit, repeats, stored, causes, now))
     return outcomes
 
@@ -71,14 +82,23 @@ async def _reject(
 
 
 async def _store_new(
-    unit: UnitOfWork, firsts: list[AcceptedUsage], causes: Causes, now: datetime
+    unit: UnitOfWork,
+    firsts: list[AcceptedUsage],
+    datings: dict[str, AccountDating],
+    causes: Causes,
+    now: datetime,
 ) -> set[Key]:
-    inserted = await repository.insert_new_events(unit.conn, firsts, now)
-    for accepted in firsts:
-        if accepted.key in inserted:
-            recorded = usage_recorded(accepted.event, now)
-            cause = causes[id(accepted.message)]
-            unit.publish(USAGE_RECORDED, recorded.account_sid, recorded, cause=cause)
+    """Store the new events dated, add them to the daily aggregates and announce them."""
+    dated = [date_usage(accepted, datings[accepted.event.account_sid]) for accepted in firsts]
+    inserted = await repository.insert_new_events(unit.conn, dated, now)
+    # Only the rows new here count: a repeat or a redelivery adds nothing to any aggregate.
+    new = [item for item in dated if item.accepted.key in inserted]
+    await daily_repository.add_daily_totals(unit.conn, daily_totals(new))
+    await daily_repository.add_number_days(unit.conn, number_days(new))
+    for item in new:
+        recorded = dated_recorded(item, now)
+        cause = causes[id(item.accepted.message)]
+        unit.publish(USAGE_RECORDED, recorded.account_sid, recorded, cause=cause)
     return inserted
 
 

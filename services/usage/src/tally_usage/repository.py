@@ -11,6 +11,7 @@ from tally_contracts.errors import FieldError
 from tally_contracts.usage import UsageRejected
 from tally_runtime.database import Connection
 
+from tally_usage.dating import DatedUsage
 from tally_usage.domain import (
     AcceptedUsage,
     InvalidUsage,
@@ -38,39 +39,48 @@ def _errors_json(errors: Sequence[FieldError]) -> str:
 
 
 async def insert_new_events(
-    conn: Connection, accepted: Sequence[AcceptedUsage], recorded_at: datetime
+    conn: Connection, dated: Sequence[DatedUsage], recorded_at: datetime
 ) -> set[EventKey]:
-    """Store the events whose identity is not stored yet; returns the identities stored now.
+    """Store the events whose identity is not stored yet, dated; returns the identities stored now.
 
     One statement for the whole batch; an identity stored already (by an earlier record, or
     by this very record before a crash) is left as it was.
     """
-    if not accepted:
+    if not dated:
         return set()
     rows = await conn.fetch(
         "INSERT INTO usage_events (account_sid, event_id, category, quantity, occurred_at,"
         " phone_number, number_type, attributes, payload_hash, recorded_at, source_partition,"
-        " source_offset)"
+        " source_offset, local_date, period, late)"
         " SELECT account_sid, event_id, category, quantity::numeric, occurred_at, phone_number,"
-        "   number_type, attributes::jsonb, payload_hash, $10, source_partition, source_offset"
+        "   number_type, attributes::jsonb, payload_hash, $10, source_partition, source_offset,"
+        "   local_date, period, late"
         " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],"
-        "   $6::text[], $7::text[], $8::text[], $9::text[], $11::int[], $12::bigint[])"
+        "   $6::text[], $7::text[], $8::text[], $9::text[], $11::int[], $12::bigint[],"
+        "   $13::date[], $14::text[], $15::bool[])"
         "   AS u(account_sid, event_id, category, quantity, occurred_at, phone_number,"
-        "        number_type, attributes, payload_hash, source_partition, source_offset)"
+        "        number_type, attributes, payload_hash, source_partition, source_offset,"
+        "        local_date, period, late)"
         " ON CONFLICT (account_sid, event_id) DO NOTHING"
         " RETURNING account_sid, event_id",
-        [a.event.account_sid for a in accepted],
-        [a.event.event_id for a in accepted],
-        [a.event.category.value for a in accepted],
-        [a.event.wire_quantity() for a in accepted],
-        [a.event.occurred_at for a in accepted],
-        [a.event.phone_number for a in accepted],
-        [a.event.number_type.value if a.event.number_type else None for a in accepted],
-        [_attributes_json(a.event.attributes) for a in accepted],
-        [a.payload_hash for a in accepted],
+        [d.accepted.event.account_sid for d in dated],
+        [d.accepted.event.event_id for d in dated],
+        [d.accepted.event.category.value for d in dated],
+        [d.accepted.event.wire_quantity() for d in dated],
+        [d.accepted.event.occurred_at for d in dated],
+        [d.accepted.event.phone_number for d in dated],
+        [
+            d.accepted.event.number_type.value if d.accepted.event.number_type else None
+            for d in dated
+        ],
+        [_attributes_json(d.accepted.event.attributes) for d in dated],
+        [d.accepted.payload_hash for d in dated],
         recorded_at,
-        [a.message.partition for a in accepted],
-        [a.message.offset for a in accepted],
+        [d.accepted.message.partition for d in dated],
+        [d.accepted.message.offset for d in dated],
+        [d.local_date for d in dated],
+        [d.period for d in dated],
+        [d.late for d in dated],
     )
     return {(row["account_sid"], row["event_id"]) for row in rows}
 
@@ -235,3 +245,12 @@ async def category_totals(conn: Connection, account_sid: str) -> list[CategoryTo
         account_sid,
     )
     return [CategoryTotal(row["category"], row["events"], row["quantity"]) for row in rows]
+
+
+async def awaiting_counts(conn: Connection) -> tuple[int, dict[str, int]]:
+    """Records awaiting their account's state: in all, and per account SID (for ops)."""
+    rows = await conn.fetch(
+        "SELECT account_sid, count(*) AS records FROM awaiting_account GROUP BY account_sid"
+    )
+    per_account = {row["account_sid"]: row["records"] for row in rows}
+    return sum(per_account.values()), per_account

@@ -11,11 +11,13 @@ from typing import Any
 
 import asyncpg
 import pytest
+from tally_contracts.topics import ACCOUNT_STATE
 from tally_runtime.consumer import apply_batch
 from tally_runtime.lifecycle import migrated_database
 from tally_runtime.records import ConsumedRecord
-from tally_testkit import NewDatabase, new_sid
-from tally_usage.app import MIGRATIONS
+from tally_testkit import NewDatabase, account_state, consumed, new_sid
+from tally_usage.account_handlers import record_account_states
+from tally_usage.app import MIGRATIONS, PROJECTIONS
 from tally_usage.config import UsageSettings
 from tally_usage.domain import Outcome
 from tally_usage.handlers import record_usage
@@ -30,8 +32,17 @@ def clock() -> datetime:
 @pytest.fixture
 async def pool(new_database: NewDatabase) -> AsyncIterator[asyncpg.Pool]:
     settings = UsageSettings(database_url=await new_database("usage_handler"))
-    async with migrated_database(settings, MIGRATIONS) as opened:
+    async with migrated_database(settings, MIGRATIONS, projections=PROJECTIONS) as opened:
         yield opened
+
+
+async def known_sid(pool: asyncpg.Pool) -> str:
+    """A new account whose state usage has consumed, so its usage is recorded, not parked."""
+    sid = new_sid()
+    await apply_batch(
+        pool, record_account_states, [consumed(ACCOUNT_STATE, account_state(sid, 1))], clock=clock
+    )
+    return sid
 
 
 async def outcome_of(pool: asyncpg.Pool, record: ConsumedRecord) -> Outcome:
@@ -78,7 +89,7 @@ async def counts(pool: asyncpg.Pool, sid: str) -> dict[str, int]:
 async def test_given_the_same_message_handled_twice_then_one_row_and_one_outbox_entry(
     pool: asyncpg.Pool,
 ) -> None:
-    sid = new_sid()
+    sid = await known_sid(pool)
     message = raw(sid, offset=7)
 
     first = await outcome_of(pool, message)
@@ -107,7 +118,7 @@ async def test_given_the_same_message_handled_twice_then_one_row_and_one_outbox_
 async def test_given_the_event_sent_again_at_another_offset_then_it_is_a_counted_duplicate(
     pool: asyncpg.Pool,
 ) -> None:
-    sid = new_sid()
+    sid = await known_sid(pool)
     await outcome_of(pool, raw(sid, offset=1, quantity=1.5))
 
     again = await outcome_of(pool, raw(sid, offset=2, quantity="1.50"))
@@ -126,7 +137,7 @@ async def test_given_the_event_sent_again_at_another_offset_then_it_is_a_counted
 async def test_given_a_conflicting_payload_handled_twice_then_one_conflict_and_one_dead_letter(
     pool: asyncpg.Pool,
 ) -> None:
-    sid = new_sid()
+    sid = await known_sid(pool)
     await outcome_of(pool, raw(sid, offset=1, quantity="1.5"))
 
     conflict = raw(sid, offset=2, quantity="9")
@@ -155,7 +166,7 @@ async def test_given_a_conflicting_payload_handled_twice_then_one_conflict_and_o
 async def test_given_an_invalid_message_handled_twice_then_one_rejection_and_one_dead_letter(
     pool: asyncpg.Pool,
 ) -> None:
-    sid = new_sid()
+    sid = await known_sid(pool)
     broken = raw(sid, offset=3, quantity="-1", attributes={"note\u0000": "nul\u0000inside"})
 
     outcomes = [await outcome_of(pool, broken) for _ in range(2)]
@@ -182,7 +193,7 @@ async def test_given_an_invalid_message_handled_twice_then_one_rejection_and_one
 async def test_given_attributes_with_a_nul_character_then_the_event_is_still_recorded(
     pool: asyncpg.Pool,
 ) -> None:
-    sid = new_sid()
+    sid = await known_sid(pool)
 
     outcome = await outcome_of(pool, raw(sid, offset=4, attributes={"note": "nul\u0000inside"}))
 
@@ -193,7 +204,7 @@ async def test_given_attributes_with_a_nul_character_then_the_event_is_still_rec
 async def test_given_raw_nul_bytes_then_the_message_is_rejected_not_retried_forever(
     pool: asyncpg.Pool,
 ) -> None:
-    sid = new_sid()
+    sid = await known_sid(pool)
     message = ConsumedRecord(
         topic="usage.events.v1", partition=0, offset=5, key=sid.encode(), value=b'{"a": "\x00"}'
     )
@@ -207,7 +218,7 @@ async def test_given_raw_nul_bytes_then_the_message_is_rejected_not_retried_fore
 async def test_given_a_lone_surrogate_in_the_event_id_then_the_rejection_is_still_stored(
     pool: asyncpg.Pool,
 ) -> None:
-    sid = new_sid()
+    sid = await known_sid(pool)
     message = ConsumedRecord(
         topic="usage.events.v1",
         partition=0,

@@ -13,10 +13,24 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
-from tally_contracts.topics import ALL_TOPICS, USAGE_EVENTS, USAGE_RECORDED, USAGE_REJECTED
+from tally_contracts.topics import (
+    ACCOUNT_STATE,
+    ALL_TOPICS,
+    MONTH_CLOSED,
+    USAGE_EVENTS,
+    USAGE_RECORDED,
+    USAGE_REJECTED,
+)
 from tally_runtime.http import SERVICE_TOKEN_HEADER
 from tally_runtime.kafka import ensure_topics
-from tally_testkit import NewDatabase, commit_groups_at_end, eventually, new_sid, open_at_end
+from tally_testkit import (
+    NewDatabase,
+    account_state,
+    commit_groups_at_end,
+    eventually,
+    new_sid,
+    open_at_end,
+)
 from tally_usage.app import create_app
 from tally_usage.config import UsageSettings
 
@@ -38,14 +52,18 @@ class RunningUsage:
         return datetime.fromisoformat(event.get("occurred_at") or event["rejected_at"]) == self.now
 
 
-async def start_group_at_end(settings: UsageSettings) -> None:
-    """Commit the service's new group at the end of `usage.events.v1`.
+CONSUMED = [USAGE_EVENTS, ACCOUNT_STATE, MONTH_CLOSED]
+"""The topics usage consumes."""
 
-    The topic is shared and may hold a long backlog of other tests' events; the service under
+
+async def start_group_at_end(settings: UsageSettings) -> None:
+    """Commit the service's new group at the end of the topics it consumes.
+
+    The topics are shared and may hold a long backlog of other tests' events; the service under
     test needs only what this test publishes from now on.
     """
     await ensure_topics(settings, ALL_TOPICS)
-    await commit_groups_at_end(settings.kafka_bootstrap, [settings.consumer_group], [USAGE_EVENTS])
+    await commit_groups_at_end(settings.kafka_bootstrap, [settings.consumer_group], CONSUMED)
 
 
 @pytest.fixture
@@ -75,8 +93,12 @@ async def usage(kafka_bootstrap: str, new_database: NewDatabase) -> AsyncIterato
 
 
 @pytest.fixture
-def sid() -> str:
-    return new_sid()
+async def sid(usage: RunningUsage, producer: AIOKafkaProducer) -> str:
+    """An account whose state is published before its usage, as the accounts service does."""
+    sid = new_sid()
+    state = account_state(sid, 1).model_dump_json().encode()
+    await producer.send_and_wait(ACCOUNT_STATE, state, key=sid.encode())
+    return sid
 
 
 def usage_event(sid: str, **changes: Any) -> dict[str, Any]:

@@ -1,14 +1,17 @@
-"""Accounts: open one (ops), read one."""
+"""Accounts: open one (ops), read one, change one."""
 
 from datetime import timedelta
 
 from fastapi import APIRouter, Depends, status
+from tally_contracts.accounts import AccountPatch
 from tally_runtime.http import DatabasePool
 
 from tally_gateway import handlers
+from tally_gateway.accounts_client import UpstreamAccount
 from tally_gateway.api.openapi import IdempotencyKey, problems
 from tally_gateway.dependencies import (
     Accounts,
+    AccountsService,
     OwnAccountSid,
     RequestClock,
     SettingsDep,
@@ -62,6 +65,23 @@ async def create_account(
 
 @router.get("/Accounts/{sid}", responses=problems(401, 404, 503))
 async def get_account(sid: OwnAccountSid, accounts: Accounts) -> AccountPublic:
-    """The caller's account: status, billing mode, time zone."""
-    account = await handlers.read_account(sid, accounts=accounts)
-    return AccountPublic.model_validate(account.model_dump())
+    """The caller's account: status, billing mode, time zone, contact, flags."""
+    return handlers.public_account(await handlers.read_account(sid, accounts=accounts))
+
+
+@router.patch(
+    "/Accounts/{sid}",
+    responses=problems(401, 404, 422, 503),
+    description="""Change `friendly_name`, `time_zone`, `contact_email` or `webhook_url`
+(`null` removes the webhook URL); a left-out field stays. Any other field is a `422` naming
+it. A new time zone is shown at once but applies from the account's next billing month: this
+month's usage, billing page and invoice stay in the zone the month began in.""",
+)
+async def patch_account(
+    sid: OwnAccountSid, body: AccountPatch, accounts: AccountsService
+) -> AccountPublic:
+    """Change what a customer may change of its account."""
+    account = await accounts.call(
+        UpstreamAccount, "PATCH", f"/accounts/{sid}", body.model_dump(exclude_unset=True)
+    )
+    return handlers.public_account(account)
