@@ -19,7 +19,7 @@ TEST_ENV := $(TEST_INFRA) up && eval "$$($(TEST_INFRA) env)"
 # A tier runs pytest on its folders; one that collects no test fails (pytest's exit 5).
 TIER := PYTEST=$(PYTEST) bash scripts/test-tier.sh
 
-.PHONY: help setup up down down-tests run test test-unit test-integration test-e2e lint format bench
+.PHONY: help setup up down down-tests run test test-unit test-integration test-e2e chaos soak lint format bench
 
 help: ## list every target
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-17s %s\n", $$1, $$2}'
@@ -30,7 +30,7 @@ setup: ## install everything (idempotent): Python deps, Kafka jars, PostgreSQL s
 	$(UV) sync --locked --python python3.11
 	bash scripts/infra.sh setup
 
-up: ## start Kafka, PostgreSQL and every service in the background (.run/logs, .run/pids)
+up: ## start Kafka, PostgreSQL, the mail server (mail in .run/mail) and every service
 	$(INFRA_UP)
 	$(INFRA_ENV) && bash scripts/services.sh start
 
@@ -38,7 +38,7 @@ down: ## stop exactly what `make up` started
 	bash scripts/services.sh stop
 	bash scripts/infra.sh down
 
-down-tests: ## stop the tests' own Kafka and PostgreSQL (.run/test)
+down-tests: ## stop the tests' own Kafka, PostgreSQL and mail server (.run/test)
 	$(TEST_INFRA) down
 
 run: setup up ## setup + up + demo data; prints the gateway URL and demo credentials
@@ -56,6 +56,15 @@ test-integration: ## integration tests: real Kafka + PostgreSQL (the tests' own,
 test-e2e: ## end-to-end: every service as its own process, through Kafka and HTTP
 	$(TEST_ENV) && $(TIER) e2e tests/e2e
 
+chaos: ## the billing-mode race: 5,000 property-based examples, then `make soak`
+	$(TEST_ENV) && TALLY_CHAOS_EXAMPLES=$${TALLY_CHAOS_EXAMPLES:-5000} $(PYTEST) -q -s --timeout 0 \
+		services/notifications/tests/integration/test_billing_mode_race.py
+	$(MAKE) --no-print-directory soak
+
+soak: ## the billing-mode race soak on the whole system: 10,000 accounts (TALLY_SOAK_ACCOUNTS)
+	$(TEST_ENV) && TALLY_SOAK_ACCOUNTS=$${TALLY_SOAK_ACCOUNTS:-10000} $(PYTEST) -q -s --timeout 0 \
+		tests/e2e/test_billing_mode_soak.py
+
 lint: ## ruff, ruff format --check, mypy
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
@@ -68,7 +77,8 @@ format: ## apply ruff's fixes and formatting
 # The bench's own Kafka and PostgreSQL, wiped before each bench: other work on the machine never
 # writes to its topics, and the millions of events it loads never stay in anyone else's.
 BENCH_INFRA := TALLY_TEST_RUN_DIR=$(CURDIR)/.run/bench-infra TALLY_TEST_KAFKA_PORT=19292 \
-	TALLY_TEST_KAFKA_CONTROLLER_PORT=19293 TALLY_TEST_PG_PORT=15632 bash scripts/test-infra.sh
+	TALLY_TEST_KAFKA_CONTROLLER_PORT=19293 TALLY_TEST_PG_PORT=15632 TALLY_TEST_MAIL_PORT=11225 \
+	bash scripts/test-infra.sh
 
 bench: setup ## throughput, freshness, ingest, memory (QUICK=1: ~1 min); bench/report.{json,md,png}
 	@if [ -n "$${KAFKA_BOOTSTRAP:-}" ]; then .venv/bin/python -m bench.run $(if $(QUICK),--quick); \

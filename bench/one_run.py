@@ -22,8 +22,18 @@ from typing import Any
 import httpx
 from tally_contracts.topics import USAGE_EVENTS
 from tally_runtime.database import with_database
+from tally_runtime.settings import PLACEHOLDER_SECRET
 
-from bench import bare, freshness, http_ingest, number_report, relay, report
+from bench import (
+    bare,
+    freshness,
+    http_ingest,
+    month_close,
+    notification_decisions,
+    number_report,
+    relay,
+    report,
+)
 from bench.load import UsageLoad, new_accounts, new_producer, publish_account_states
 from bench.offsets import Offsets, OffsetWatch, prepare
 from bench.pipeline import PipelineResult, measure
@@ -37,7 +47,7 @@ from bench.processes import (
     recreate_databases,
     trace_lines,
 )
-from bench.settings import RUN_DIR, Sizes, Target
+from bench.settings import FULL, RUN_DIR, Sizes, Target
 
 SINK_DATABASE = "tally_bench_sink"
 RELAY_DATABASE = "tally_bench_relay"
@@ -152,7 +162,9 @@ class Run:
         self.record_pipeline(load.published)
         await self.guarded(["freshness_p50_ms", "freshness_p99_ms"], self.freshness(accounts))
         await self.guarded(["http_ingest_events_per_s"], self.http())
+        await self.guarded(["notification_decision_p99_ms"], self.decisions(accounts))
         await self.guarded(["number_report_ms"], self.number_report())
+        await self.guarded(["month_close_accounts_per_min"], self.month_close())
         self.rss_end = self.services.rss()
 
     async def guarded(self, keys: list[str], phase: Coroutine[Any, Any, None]) -> None:
@@ -217,6 +229,40 @@ class Run:
         if result.reason:
             self.unmeasured(keys, result.reason)
 
+    async def decisions(self, accounts: list[Any]) -> None:
+        """Crossings decided by notifications while usage flows at half the pipeline's rate."""
+        rate = (self.pipeline.pipeline_events_per_s or 2_000) / 2
+        crossing = notification_decisions.ACCOUNTS if self.sizes == FULL else 300
+        spread = notification_decisions.SPREAD_S if self.sizes == FULL else 10.0
+        log(f"notification decisions: {crossing:,} accounts crossing, load {rate:,.0f} events/s")
+        producer = new_producer(self.target.kafka_bootstrap)
+        await producer.start()
+        try:
+            result = await asyncio.wait_for(
+                notification_decisions.measure(
+                    self.target.kafka_bootstrap,
+                    with_database(self.target.postgres_url, database_name("invoicing")),
+                    with_database(self.target.postgres_url, database_name("notifications")),
+                    UsageLoad(producer, accounts, f"{self.run_id}-nd"),
+                    rate=rate,
+                    accounts=crossing,
+                    spread_s=spread,
+                ),
+                timeout=spread + notification_decisions.LATE_S + self.sizes.phase_timeout_s + 120,
+            )
+        finally:
+            await producer.stop()
+        self.details["notification_decisions"] = asdict(result)
+        self.figures["notification_decision_p99_ms"] = result.p99_ms
+        self.notes.append(
+            f"notification decisions: {result.decided:,} of {result.crossings:,} crossings"
+            f" decided, p50 {result.p50_ms} ms from commit; from the crossing's occurred_at"
+            f" p99 {result.from_occurred_p99_ms} ms"
+        )
+        if result.reason:
+            self.notes.append(f"notification decisions: {result.reason}")
+            self.unmeasured(["notification_decision_p99_ms"], result.reason)
+
     async def http(self) -> None:
         log(f"HTTP ingest, {self.sizes.http_clients} clients, {self.sizes.http_s:.0f} s")
         result = await http_ingest.measure(
@@ -248,6 +294,30 @@ class Run:
             f"number report: median {result.report_ms} ms through the gateway, "
             f"{statistics.median(result.usage_ms)} ms at the usage service, CSV "
             f"{result.csv_ms} ms ({result.events:,} events loaded in {result.load_s} s)"
+        )
+
+    async def month_close(self) -> None:
+        accounts = month_close.ACCOUNTS if self.sizes == FULL else 10_000
+        log(f"month close: {accounts:,} accounts in one billing run")
+        invoicing_db = with_database(self.target.postgres_url, database_name("invoicing"))
+        result = await asyncio.wait_for(
+            month_close.measure(
+                self.services.url("invoicing"),
+                invoicing_db,
+                accounts=accounts,
+                service_token=PLACEHOLDER_SECRET,
+            ),
+            timeout=self.sizes.phase_timeout_s + 600,
+        )
+        self.details["month_close"] = asdict(result)
+        self.figures["month_close_accounts_per_min"] = (
+            None if result.reason else result.month_close_accounts_per_min
+        )
+        if result.reason:
+            self.unmeasured(["month_close_accounts_per_min"], result.reason)
+        self.notes.append(
+            f"month close: {result.invoices:,} invoices in {result.run_s} s"
+            f" ({result.charges:,} charges loaded in {result.load_s} s)"
         )
 
     async def relay(self) -> None:

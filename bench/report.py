@@ -33,6 +33,8 @@ BARS: dict[str, Bar] = {
     "freshness_p99_ms": Bar("≤ 250 ms", at_most=250),
     "relay_rows_per_s": Bar("≥ 30,000/s published and removed", at_least=30_000),
     "number_report_ms": Bar("≤ 1,000 ms (10,000 numbers, 1,000,000 events)", at_most=1000),
+    "notification_decision_p99_ms": Bar("≤ 100 ms, committed crossing → decision", at_most=100),
+    "month_close_accounts_per_min": Bar("≥ 50,000/min (100,000 accounts)", at_least=50_000),
 }
 
 

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Tally's five services as background processes: logs in .run/logs, pids in .run/pids.
+# The local mail server (scripts/mail_server.py) starts first and stops last: notifications
+# hands its e-mail to it (TALLY_MAIL_PORT, 11025), and it keeps every message in .run/mail/.
 #
 #   scripts/services.sh start    start every service not running yet; wait until each is healthy
 #   scripts/services.sh stop     stop only the processes this script started
@@ -65,15 +67,25 @@ configure() {
     variable="TALLY_GATEWAY_${upstream^^}_URL"
     [[ -n "${!variable:-}" ]] || export "$variable=http://127.0.0.1:$(port_of "$upstream")"
   done
+  # notifications sends e-mail through the local mail server unless told of another relay
+  [[ -n "${TALLY_NOTIFICATIONS_SMTP_PORT:-}" ]] ||
+    export "TALLY_NOTIFICATIONS_SMTP_PORT=${TALLY_MAIL_PORT:-11025}"
   # accounts asks invoicing for top-ups and card authorizations (the self-service upgrade)
   [[ -n "${TALLY_ACCOUNTS_INVOICING_URL:-}" ]] ||
     export "TALLY_ACCOUNTS_INVOICING_URL=http://127.0.0.1:$(port_of invoicing)"
+  # notifications asks accounts for the committed billing mode right before a prepaid-only send
+  [[ -n "${TALLY_NOTIFICATIONS_ACCOUNTS_URL:-}" ]] ||
+    export "TALLY_NOTIFICATIONS_ACCOUNTS_URL=http://127.0.0.1:$(port_of accounts)"
 }
 
 start() {
   mkdir -p "$RUN/logs" "$RUN/pids" "$RUN/traces"
   export TALLY_TRACE_DIR="${TALLY_TRACE_DIR:-$RUN/traces}"
   configure
+  # Without it e-mail waits and is retried (the services run regardless), so it is reported,
+  # not fatal: its port may be taken by another checkout's mail server.
+  "$PY" "$ROOT/scripts/mail_server.py" start --run-dir "$RUN" --port "${TALLY_MAIL_PORT:-11025}" ||
+    echo "mail: not started; e-mail stays pending until a mail server listens there" >&2
   for service in "${SERVICES[@]}"; do
     if running "$service"; then
       echo "$service: already running (pid $(cat "$RUN/pids/$service.pid"))"
@@ -126,6 +138,7 @@ stop() {
     fi
     rm -f "$pidfile"
   done
+  "$PY" "$ROOT/scripts/mail_server.py" stop --run-dir "$RUN"
 }
 
 config() {
@@ -142,6 +155,8 @@ config() {
     echo "$variable=${!variable}"
   done
   echo "TALLY_ACCOUNTS_INVOICING_URL=$TALLY_ACCOUNTS_INVOICING_URL"
+  echo "TALLY_NOTIFICATIONS_SMTP_PORT=$TALLY_NOTIFICATIONS_SMTP_PORT"
+  echo "TALLY_NOTIFICATIONS_ACCOUNTS_URL=$TALLY_NOTIFICATIONS_ACCOUNTS_URL"
 }
 
 status() {
@@ -149,6 +164,7 @@ status() {
   for service in "${SERVICES[@]}"; do
     if running "$service"; then echo "$service: running"; else echo "$service: stopped"; rc=1; fi
   done
+  "$PY" "$ROOT/scripts/mail_server.py" status --run-dir "$RUN" || rc=1
   return "$rc"
 }
 

@@ -19,6 +19,7 @@ from tally_testkit import commit_groups_at_end
 SERVICES = ("accounts", "usage", "invoicing", "notifications", "gateway")
 OPS_KEY = "e2e-ops-key"
 SERVICE_TOKEN = "e2e-service-token"
+WEBHOOK_SECRET_KEYS = "ZTJlLXRlc3RzLXdlYmhvb2stc2VjcmV0LWtleS0zMiE="  # a Fernet key, tests only
 
 
 def free_port() -> int:
@@ -57,12 +58,19 @@ class System:
             "TALLY_TRACE_DIR": str(self.trace_dir),
             "TALLY_SERVICE_TOKEN": SERVICE_TOKEN,
             "TALLY_ACCOUNTS_CREDIT_CHECK_KEYS": "ZTJlLXRlc3RzLWNyZWRpdC1jaGVjay1rZXktMzJiISE=",
+            "TALLY_NOTIFICATIONS_WEBHOOK_SECRET_KEYS": WEBHOOK_SECRET_KEYS,
+            # e-mail goes to the tests' own mail server (scripts/test-infra.sh, .run/test/mail)
+            "TALLY_NOTIFICATIONS_SMTP_PORT": os.environ.get("TALLY_TEST_MAIL_PORT", "11125"),
             f"{prefix}DATABASE_URL": self.databases[service],
             f"{prefix}HTTP_PORT": str(self.ports[service]),
             f"{prefix}CONSUMER_GROUP": self.consumer_group(service),
         }
         if service == "accounts":
             env |= {"TALLY_ACCOUNTS_INVOICING_URL": self.url("invoicing")}
+        if service == "notifications":  # the send-time billing-mode check (docs/notifications.md)
+            env |= {"TALLY_NOTIFICATIONS_ACCOUNTS_URL": self.url("accounts")}
+        if service == "invoicing":  # the charge lease an auto-recharge needs (docs/money.md)
+            env |= {"TALLY_INVOICING_ACCOUNTS_URL": self.url("accounts")}
         if service == "gateway":
             env |= {
                 "TALLY_GATEWAY_ACCOUNTS_URL": self.url("accounts"),

@@ -1,4 +1,5 @@
-"""One usage event can be followed from the gateway to the notification decision it caused."""
+"""One usage event can be followed from the gateway to the notification decision it caused:
+the recharge reminder about the low-balance crossing it caused."""
 
 import json
 from collections.abc import Awaitable, Callable
@@ -32,22 +33,27 @@ async def test_given_usage_posted_to_the_gateway_then_one_trace_covers_every_hop
     account = await create_account()
     sid = account["sid"]
 
+    # 400 minutes at 0.0140 = 5.60: the trial credit of 15.00 falls to 9.40, below the
+    # low-balance threshold of 10.00, so this usage causes a recharge reminder.
     posted = await http.post(
         f"{system.url('gateway')}/v1/Accounts/{sid}/Usage",
-        json={"events": [usage_event(sid, quantity="3")]},
+        json={"events": [usage_event(sid, quantity="400")]},
         auth=(sid, account["auth_token"]),
     )
     assert posted.status_code == 202, posted.text
 
-    async def decisions() -> list[Any]:
-        response = await http.get(f"{system.url('notifications')}/accounts/{sid}/decisions")
-        return list(response.json()["decisions"])
+    async def notifications() -> list[Any]:
+        response = await http.get(f"{system.url('notifications')}/accounts/{sid}/notifications")
+        return list(response.json()["notifications"])
 
-    # The account's trial credit is decided about too; the usage's own charge is the one traced.
-    await eventually(
-        decisions,
-        lambda found: any(d["source_event_id"].startswith("charge:") for d in found),
+    # The trace ends at the decision about the low-balance crossing the usage caused.
+    decided = await eventually(
+        notifications,
+        lambda found: any(
+            n["kind"] == "recharge_reminder" and n["decision"] != "deferred" for n in found
+        ),
     )
+    assert [n["decision"] for n in decided if n["kind"] == "recharge_reminder"] == ["sent"]
 
     def the_trace(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ingest = [

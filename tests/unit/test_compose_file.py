@@ -117,6 +117,13 @@ def test_given_the_gateway_then_it_reaches_the_accounts_service_by_its_compose_n
     assert gateway["TALLY_GATEWAY_ACCOUNTS_URL"] == f"http://accounts:{port}"
 
 
+def test_given_notifications_then_it_reaches_the_accounts_service_by_its_compose_name() -> None:
+    containers = compose()["services"]
+    notifications = containers["notifications"]["environment"]
+    port = containers["accounts"]["environment"]["TALLY_ACCOUNTS_HTTP_PORT"]
+    assert notifications["TALLY_NOTIFICATIONS_ACCOUNTS_URL"] == f"http://accounts:{port}"
+
+
 def test_given_the_compose_file_then_every_service_runs_in_production() -> None:
     containers = compose()["services"]
     assert {containers[s]["environment"]["TALLY_ENVIRONMENT"] for s in SERVICES} == {"production"}

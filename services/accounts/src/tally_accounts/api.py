@@ -17,7 +17,7 @@ from tally_contracts.envelope import AccountSid
 from tally_runtime.http import AccountSidPath, DatabasePool, internal_caller
 from tally_runtime.problems import ProblemError
 
-from tally_accounts import api_billing, api_upgrade, handlers
+from tally_accounts import api_billing, api_upgrade, charge_leases, handlers
 from tally_accounts.api_models import AccountPublic
 from tally_accounts.domain import NewAccount, SidTaken
 from tally_accounts.web import RequestClock, as_problems, problems
@@ -91,3 +91,4 @@ async def patch_account(
 
 router.include_router(api_upgrade.router)
 router.include_router(api_billing.router)
+router.include_router(charge_leases.router)

@@ -13,6 +13,7 @@ from tally_runtime.database import Connection
 
 from tally_accounts import repository
 from tally_accounts.changes import to_invoiced
+from tally_accounts.charge_leases import wait_for_charges
 from tally_accounts.domain import Account, AccountNotFound, state_event
 from tally_accounts.terms import AgreedTerms
 
@@ -72,6 +73,7 @@ async def switch_to_invoiced(
         raise AccountNotFound(sid)
     if account.billing_mode == BillingMode.INVOICED:
         return account
+    await wait_for_charges(conn, sid)  # the billing-mode guard: docs/money.md
     switched = to_invoiced(account, terms, now=now, billing_address=billing_address)
     await repository.update_account(conn, switched)
     await publish_change(conn, account, switched)

@@ -29,11 +29,23 @@ class ServiceClient:
         self._http = http
 
     async def send(
-        self, method: str, path: str, body: object = None, *, params: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        body: object = None,
+        *,
+        params: dict[str, Any] | None = None,
+        wait_seconds: float | None = None,
     ) -> httpx.Response:
-        """The service's answer; 5xx and transport errors become `ServiceUnavailable`."""
+        """The service's answer; 5xx and transport errors become `ServiceUnavailable`.
+
+        `wait_seconds` replaces the client's timeout for a call known to take long (a billing run).
+        """
+        limit = httpx.USE_CLIENT_DEFAULT if wait_seconds is None else httpx.Timeout(wait_seconds)
         try:
-            response = await self._http.request(method, path, json=body, params=params)
+            response = await self._http.request(
+                method, path, json=body, params=params, timeout=limit
+            )
         except httpx.HTTPError as error:
             raise ServiceUnavailable(self.service, f"{type(error).__name__}: {error}") from error
         if response.status_code >= httpx.codes.INTERNAL_SERVER_ERROR:
@@ -51,9 +63,10 @@ class ServiceClient:
         body: object = None,
         *,
         params: dict[str, Any] | None = None,
+        wait_seconds: float | None = None,
     ) -> M:
         """Send, relay a 4xx problem, and read a 2xx answer as `model`."""
-        response = await self.send(method, path, body, params=params)
+        response = await self.send(method, path, body, params=params, wait_seconds=wait_seconds)
         return self.read(model, response)
 
     def read(self, model: type[M], response: httpx.Response) -> M:

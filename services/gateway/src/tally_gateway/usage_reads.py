@@ -49,10 +49,16 @@ async def receipts(sid: str, event_ids: list[str], *, usage: ServiceClient) -> R
     return Receipts(receipts=[public_receipt(receipt) for receipt in found.receipts])
 
 
+SNAPSHOT_RUN_SECONDS = 600.0
+"""How long the gateway waits for a snapshot run: every account at once takes a while."""
+
+
 async def take_snapshots(as_of: datetime, *, usage: ServiceClient) -> UsageSnapshotsTaken:
     """Every account's usage snapshot due at `as_of`, now."""
     body = {"as_of": as_of.isoformat()}
-    return await usage.call(UsageSnapshotsTaken, "POST", "/ops/usage-snapshots", body)
+    return await usage.call(
+        UsageSnapshotsTaken, "POST", "/ops/usage-snapshots", body, wait_seconds=SNAPSHOT_RUN_SECONDS
+    )
 
 
 async def number_usage_report(

@@ -6,6 +6,7 @@ process through httpx's ASGI transport.
 """
 
 import asyncio
+import base64
 import contextlib
 import json
 import secrets
@@ -13,6 +14,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,13 @@ from pydantic import SecretStr
 from starlette.types import ASGIApp
 from tally_accounts.app import create_app as create_accounts_app
 from tally_accounts.config import Settings as AccountsSettings
+from tally_contracts.accounts import (
+    AccountState,
+    Address,
+    BillingMode,
+    BillingPreferences,
+    InvoicingTerms,
+)
 from tally_contracts.topics import ACCOUNT_STATE, ALL_TOPICS, USAGE_EVENTS
 from tally_gateway.app import create_app as create_gateway_app
 from tally_gateway.config import Settings as GatewaySettings
@@ -41,6 +50,7 @@ from tally_testkit import (
     account_state,
     by_key,
     commit_groups_at_end,
+    eventually,
     new_sid,
 )
 from tally_usage.app import MIGRATIONS as USAGE_MIGRATIONS
@@ -296,6 +306,8 @@ async def invoicing_url(kafka_bootstrap: str, new_database: NewDatabase) -> Asyn
     from tally_invoicing.config import InvoicingSettings
 
     settings = InvoicingSettings(
+        # Months close when a test asks (a billing run), never behind its back.
+        scheduler_enabled=False,
         environment="test",
         kafka_bootstrap=kafka_bootstrap,
         database_url=await new_database("invoicing"),
@@ -307,3 +319,172 @@ async def invoicing_url(kafka_bootstrap: str, new_database: NewDatabase) -> Asyn
     )
     async with serving(create_invoicing_app(settings)) as url:
         yield url
+
+
+# --- usage and invoicing behind one gateway: the billing page, invoices and money ops ----------
+
+
+@pytest.fixture(scope="module")
+async def gateway_with_money(
+    gateway_settings: GatewaySettings, usage_url: str, invoicing_url: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a gateway that talks to the accounts, usage and invoicing services above."""
+    services = {"usage_url": usage_url, "invoicing_url": invoicing_url}
+    async with running_gateway(gateway_settings.model_copy(update=services)) as client:
+        yield client
+
+
+@pytest.fixture
+async def invoicing_http(invoicing_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the invoicing service's internal API (service token), to see what it holds."""
+    headers = {"X-Tally-Service-Token": SERVICE_TOKEN}
+    async with httpx.AsyncClient(base_url=invoicing_url, headers=headers) as client:
+        yield client
+
+
+@pytest.fixture
+def open_account_in_state(
+    gateway_settings: GatewaySettings, usage_sql: UsageSql, publish: Publish
+) -> Callable[[AccountState], Awaitable[dict[str, Any]]]:
+    """`await open_account_in_state(state)`: `{sid, auth_token}` of an account in `state`.
+
+    As `open_usage_account`, for any state (an invoiced account with terms, say): credentials
+    in the gateway's store, the state on `accounts.state.v1` (invoicing and usage follow it) and
+    usage's copy written at once.
+    """
+
+    async def open_one(state: AccountState) -> dict[str, Any]:
+        token = secrets.token_hex(16)
+        pepper = gateway_settings.token_pepper.get_secret_value().encode()
+        conn = await asyncpg.connect(gateway_settings.database_url)
+        try:
+            await save_auth_token_hash(conn, state.account_sid, hash_token(pepper, token))
+        finally:
+            await conn.close()
+        await publish(ACCOUNT_STATE, state)
+        await usage_sql(
+            "INSERT INTO known_accounts (account_sid, version, billing_mode, status, time_zone,"
+            " state_occurred_at) VALUES ($1, $2, $3, 'active', $4, now())"
+            " ON CONFLICT DO NOTHING",
+            state.account_sid,
+            state.version,
+            state.billing_mode.value,
+            state.time_zone,
+        )
+        return {"sid": state.account_sid, "auth_token": token}
+
+    return open_one
+
+
+class BillingMonth:
+    """Drives usage through a whole billing month, October 2026 in Chicago, into its invoice.
+
+    Usage goes the whole way: posted to the gateway, recorded by usage, rated by invoicing,
+    snapshotted, and closed into an invoice by a billing run, each through its public route.
+    """
+
+    MONTH = "2026-10"
+    """A concluded month in Chicago: usage is backdated into it (producers may backfill)."""
+    AFTER = "2026-11-01T12:00:00-06:00"
+    """Midday on 1 November in Chicago: the snapshot then is October's, through the 31st."""
+    OPS = {"Authorization": f"Bearer {OPS_KEY}"}
+
+    def __init__(self, gateway: httpx.AsyncClient, invoicing: httpx.AsyncClient) -> None:
+        self.gateway = gateway
+        self._invoicing = invoicing
+
+    @staticmethod
+    def auth(account: dict[str, Any]) -> dict[str, str]:
+        """The account's `Authorization: Basic` header."""
+        pair = f"{account['sid']}:{account['auth_token']}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+
+    @staticmethod
+    def event(event_id: str, category: str, quantity: str, day: int) -> dict[str, Any]:
+        """One usage event at noon on `day` October 2026, Chicago time."""
+        return {
+            "event_id": event_id,
+            "category": category,
+            "quantity": quantity,
+            "occurred_at": f"2026-10-{day:02d}T12:00:00-05:00",
+        }
+
+    async def use(self, account: dict[str, Any], events: list[dict[str, Any]]) -> None:
+        """Post October usage, wait until usage recorded and invoicing rated it, snapshot it."""
+        sid, auth = account["sid"], self.auth(account)
+        await self.page(account, self.MONTH)  # both services know the account
+        response = await self.gateway.post(
+            f"/v1/Accounts/{sid}/Usage", json={"events": events}, headers=auth
+        )
+        assert response.status_code == 202, response.text
+        assert response.json()["accepted"] == len(events)
+
+        async def charges() -> httpx.Response:
+            return await self._invoicing.get(f"/accounts/{sid}/charges")
+
+        async def receipts() -> httpx.Response:
+            ids = {"event_ids": [event["event_id"] for event in events]}
+            return await self.gateway.post(
+                f"/v1/Accounts/{sid}/Usage/Receipts", json=ids, headers=auth
+            )
+
+        await eventually(
+            charges, lambda r: r.status_code == 200 and r.json()["count"] == len(events)
+        )
+        await eventually(
+            receipts, lambda r: {x["status"] for x in r.json()["receipts"]} == {"recorded"}
+        )
+        taken = await self.gateway.post(
+            "/v1/Ops/UsageSnapshots", json={"as_of": self.AFTER}, headers=self.OPS
+        )
+        assert taken.status_code == 200, taken.text
+
+    async def page(self, account: dict[str, Any], month: str) -> Any:
+        """The billing page's data for `month`, once invoicing and usage both know the account."""
+
+        async def read() -> httpx.Response:
+            return await self.gateway.get(
+                f"/v1/Accounts/{account['sid']}/Billing",
+                params={"month": month},
+                headers=self.auth(account),
+            )
+
+        response = await eventually(read, lambda r: r.status_code != 404)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def close(self) -> None:
+        """Run billing for October, as ops."""
+        run = await self.gateway.post(
+            "/v1/Ops/BillingRuns", json={"month": self.MONTH}, headers=self.OPS
+        )
+        assert run.status_code == 200, run.text
+        assert run.json()["month"] == self.MONTH
+
+
+@pytest.fixture
+def october(
+    gateway_with_money: httpx.AsyncClient, invoicing_http: httpx.AsyncClient
+) -> BillingMonth:
+    """Usage through October 2026 into its invoice, on the gateway with usage and invoicing."""
+    return BillingMonth(gateway_with_money, invoicing_http)
+
+
+@pytest.fixture
+def invoiced_state() -> AccountState:
+    """An invoiced account's state: outbound SMS agreed at 0.0050, 10 % off, net 30, PO-4471."""
+    state = account_state(new_sid(), 1, BillingMode.INVOICED)
+    terms = InvoicingTerms(
+        request_id="IR-billing-page",
+        rates={"sms-outbound": Decimal("0.0050")},
+        discount_percent=Decimal(10),
+        net_terms_days=30,
+        credit_limit=Decimal(50000),
+    )
+    address = Address(
+        line1="1 Main St", city="Chicago", region="IL", postal_code="60601", country="US"
+    )
+    billing = BillingPreferences(
+        billing_address=address, po_number="PO-4471", invoice_recipients=["ap@acme.example"]
+    )
+    return state.model_copy(update={"terms": terms, "billing": billing})

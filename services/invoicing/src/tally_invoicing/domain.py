@@ -1,42 +1,21 @@
 """Rating and charging: pure rules over plain data, Decimal money, an explicit clock."""
 
 import hashlib
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
-from tally_contracts.balances import BalanceChanged
+from tally_contracts.periods import month_of, period_key
 from tally_contracts.usage import UsageCategory, UsageRecorded
+
+from tally_invoicing import pricing
 
 CURRENCY = "USD"
 
-# A charge keeps sub-cent precision (micro-dollars, NUMERIC(20,6) in PostgreSQL): a thousand
-# 0.0085 charges must add up to 8.50, not to a thousand rounded cents. Only an invoice rounds,
-# once, to the cent.
-CHARGE_PRECISION = Decimal("0.000001")
-
-RateCard = Mapping[UsageCategory, Decimal]
-"""The flat price of one unit of each usage category, in USD."""
-
-
-class NoRateError(LookupError):
-    """The rate card has no price for a usage category."""
-
-    def __init__(self, category: UsageCategory) -> None:
-        super().__init__(f"the rate card has no price for {category.value}")
-        self.category = category
-
-
-def rate(category: UsageCategory, quantity: Decimal, rate_card: RateCard) -> Decimal:
-    """What `quantity` units of `category` cost, to the micro-dollar."""
-    try:
-        unit_price = rate_card[category]
-    except KeyError:
-        raise NoRateError(category) from None
-    # Half-up is the rounding a finance team reproduces by hand.
-    return (unit_price * quantity).quantize(CHARGE_PRECISION, rounding=ROUND_HALF_UP)
+PeriodCategory = tuple[str, str, UsageCategory]
+"""(account SID, period key, category): the scope a month's graduated tiers apply to."""
 
 
 def charge_id_for(account_sid: str, usage_event_id: str) -> str:
@@ -47,7 +26,7 @@ def charge_id_for(account_sid: str, usage_event_id: str) -> str:
 
 @dataclass(frozen=True)
 class Charge:
-    """One usage event, rated."""
+    """One usage event, rated: the exact price its quantity added to the account's month."""
 
     charge_id: str
     account_sid: str
@@ -55,70 +34,72 @@ class Charge:
     category: UsageCategory
     quantity: Decimal
     unit_price: Decimal
+    """The unit price of the tier the usage started in (informative: tiers may split it)."""
     amount: Decimal
+    """price(month's quantity after it) - price(before it), exact to 12 places."""
     usage_occurred_at: datetime
     charged_at: datetime
-
-    @property
-    def balance_delta(self) -> Decimal:
-        """How the charge moves the account's balance: it draws it down."""
-        return -self.amount
-
-
-def charge_for(usage: UsageRecorded, rate_card: RateCard, now: datetime) -> Charge:
-    """Rate recorded usage into a charge."""
-    amount = rate(usage.category, usage.quantity, rate_card)
-    return Charge(
-        charge_id=charge_id_for(usage.account_sid, usage.usage_event_id),
-        account_sid=usage.account_sid,
-        usage_event_id=usage.usage_event_id,
-        category=usage.category,
-        quantity=usage.quantity,
-        unit_price=rate_card[usage.category],
-        amount=amount,
-        usage_occurred_at=usage.usage_occurred_at,
-        charged_at=now,
-    )
+    period: str | None = None
+    local_date: date | None = None
+    late: bool = False
+    prepaid: bool = True
+    """Drawn from the prepaid balance when rated (trial, pay as you go); not when invoiced."""
 
 
-def balance_deltas(charges: Sequence[Charge]) -> dict[str, Decimal]:
-    """How much a batch of charges moves each account's balance in all."""
-    deltas: dict[str, Decimal] = defaultdict(Decimal)
-    for charge in charges:
-        deltas[charge.account_sid] += charge.balance_delta
-    return dict(deltas)
+def dated(usage: UsageRecorded, time_zone: str | None) -> tuple[str, date]:
+    """The usage's period and local date: as usage dated it, else in the account's zone.
 
-
-def balance_changes(
-    charges: Sequence[Charge], final_balances: Mapping[str, Decimal]
-) -> list[BalanceChanged]:
-    """One fact per charge, each with the balance right after it, given where each ended.
-
-    The charges moved the balances in their order, so the balance after a charge is the final
-    balance less the charges of its account that came after it.
+    Usage published before it carried a period is dated in the zone invoicing knows for the
+    account (UTC if none yet): a month needs a period for its tiers.
     """
-    after_later_charges = dict(final_balances)
-    changes = []
-    for charge in reversed(charges):
-        changes.append(balance_changed(charge, after_later_charges[charge.account_sid]))
-        after_later_charges[charge.account_sid] -= charge.balance_delta
-    changes.reverse()
-    return changes
+    zone = time_zone or "UTC"
+    local_date = usage.local_date or usage.usage_occurred_at.astimezone(ZoneInfo(zone)).date()
+    return usage.period or period_key(month_of(local_date), zone), local_date
 
 
-def balance_changed(charge: Charge, balance: Decimal) -> BalanceChanged:
-    """The fact that `charge` moved the account's balance to `balance`."""
-    return BalanceChanged(
-        event_id=f"charge:{charge.charge_id}",
-        occurred_at=charge.charged_at,
-        account_sid=charge.account_sid,
-        cause="charge",
-        charge_id=charge.charge_id,
-        usage_event_id=charge.usage_event_id,
-        amount=charge.amount,
-        balance=balance,
-        currency=CURRENCY,
-    )
+def rate_batch(
+    usages: Sequence[tuple[UsageRecorded, str, date]],
+    running: Mapping[PeriodCategory, Decimal],
+    cards: Mapping[str, pricing.RateCard],
+    prepaid: Mapping[str, bool],
+    late: Mapping[str, bool],
+    now: datetime,
+) -> tuple[list[Charge], dict[PeriodCategory, Decimal]]:
+    """Rate new usage in order from each month's running quantity; the charges and new totals.
+
+    Each charge is the price its quantity adds to its account's month and category, so a
+    month's charges add up to price(month's total) whatever order its events came in.
+    `usages` holds (usage, period, local date); `late` marks usage ids of closed periods.
+    """
+    totals = dict(running)
+    charges = []
+    for usage, period, local_date in usages:
+        scope = (usage.account_sid, period, usage.category)
+        card = cards.get(usage.account_sid, pricing.DEFAULT_RATE_CARD)
+        before = totals.get(scope, Decimal(0))
+        after = before + usage.quantity
+        totals[scope] = after
+        amount = pricing.price(usage.category, after, card) - pricing.price(
+            usage.category, before, card
+        )
+        charges.append(
+            Charge(
+                charge_id=charge_id_for(usage.account_sid, usage.usage_event_id),
+                account_sid=usage.account_sid,
+                usage_event_id=usage.usage_event_id,
+                category=usage.category,
+                quantity=usage.quantity,
+                unit_price=pricing.unit_price_at(usage.category, before, card),
+                amount=amount,
+                usage_occurred_at=usage.usage_occurred_at,
+                charged_at=now,
+                period=period,
+                local_date=local_date,
+                late=usage.late or late.get(usage.usage_event_id, False),
+                prepaid=prepaid.get(usage.account_sid, True),
+            )
+        )
+    return charges, totals
 
 
 @dataclass(frozen=True)

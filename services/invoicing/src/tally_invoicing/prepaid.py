@@ -1,7 +1,7 @@
 """Prepaid balances: the trial credit, top-ups and a balance's state, as pure rules."""
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -11,6 +11,7 @@ from tally_contracts.accounts import AccountState, BillingMode
 from tally_contracts.balances import BalanceChanged
 
 from tally_invoicing.domain import CURRENCY
+from tally_invoicing.ledger import LedgerAccount
 from tally_invoicing.payments import CardAnswer
 
 TRIAL_CREDIT = Decimal("15.00")
@@ -86,14 +87,44 @@ def low_balance_threshold(state: AccountState) -> Decimal:
     return DEFAULT_LOW_BALANCE_THRESHOLD if chosen is None else chosen
 
 
-def newest_thresholds(states: Sequence[AccountState]) -> dict[str, tuple[int, Decimal]]:
-    """Each account's newest version in a batch of states, and the threshold it sets."""
+def newest_states(states: Sequence[AccountState]) -> dict[str, AccountState]:
+    """Each account's newest state in a batch."""
     newest: dict[str, AccountState] = {}
     for state in states:
         kept = newest.get(state.account_sid)
         if kept is None or kept.version < state.version:
             newest[state.account_sid] = state
+    return newest
+
+
+def newest_thresholds(states: Sequence[AccountState]) -> dict[str, tuple[int, Decimal]]:
+    """Each account's newest version in a batch of states, and the threshold it sets."""
+    newest = newest_states(states)
     return {sid: (state.version, low_balance_threshold(state)) for sid, state in newest.items()}
+
+
+def freezes_due(
+    newest: Mapping[str, AccountState],
+    accounts: Mapping[str, LedgerAccount],
+    credited: Set[str],
+) -> list[tuple[str, int, Decimal]]:
+    """(account, version, remainder) of each balance a switch to invoiced freezes now.
+
+    A state newer than the mode the ledger holds, invoiced while the ledger's mode is not,
+    freezes what is left (a trial credit granted in the same batch included); a zero balance
+    has nothing to freeze.
+    """
+    due = []
+    for sid, state in sorted(newest.items()):
+        account = accounts[sid]
+        if state.billing_mode is not BillingMode.INVOICED or state.version <= account.mode_version:
+            continue
+        if account.billing_mode is BillingMode.INVOICED:
+            continue
+        remainder = account.balance + (TRIAL_CREDIT if sid in credited else Decimal(0))
+        if remainder != 0:
+            due.append((sid, state.version, remainder))
+    return due
 
 
 def to_cent(amount: Decimal) -> Decimal:

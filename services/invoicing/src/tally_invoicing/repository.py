@@ -8,14 +8,16 @@ import asyncpg
 from tally_contracts.usage import UsageCategory
 from tally_runtime.database import Connection
 
-from tally_invoicing.domain import CURRENCY, Balance, Charge, RateCard
+from tally_invoicing.domain import CURRENCY, Balance, Charge
 from tally_invoicing.prepaid import TopUp
 
 
-async def load_rate_card(conn: Connection) -> RateCard:
-    """The current unit price of every category."""
-    rows = await conn.fetch("SELECT category, unit_price FROM rate_card")
-    return {UsageCategory(row["category"]): row["unit_price"] for row in rows}
+async def existing_charges(conn: Connection, charge_ids: Sequence[str]) -> set[str]:
+    """Which of the charge ids are stored already."""
+    rows = await conn.fetch(
+        "SELECT charge_id FROM charges WHERE charge_id = ANY($1::text[])", list(charge_ids)
+    )
+    return {row["charge_id"] for row in rows}
 
 
 async def insert_charges(conn: Connection, charges: Sequence[Charge]) -> set[str]:
@@ -23,13 +25,16 @@ async def insert_charges(conn: Connection, charges: Sequence[Charge]) -> set[str
     rows = await conn.fetch(
         """
         INSERT INTO charges (charge_id, account_sid, usage_event_id, category, quantity,
-                             unit_price, amount, currency, usage_occurred_at, charged_at)
+                             unit_price, amount, currency, usage_occurred_at, charged_at,
+                             period, local_date, late, prepaid)
         SELECT charge_id, account_sid, usage_event_id, category, quantity, unit_price, amount,
-               $8, usage_occurred_at, $9
+               $8, usage_occurred_at, $9, period, local_date, late, prepaid
         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[],
-                    $6::numeric[], $7::numeric[], $10::timestamptz[])
+                    $6::numeric[], $7::numeric[], $10::timestamptz[], $11::text[],
+                    $12::date[], $13::bool[], $14::bool[])
             WITH ORDINALITY AS u(charge_id, account_sid, usage_event_id, category, quantity,
-                                 unit_price, amount, usage_occurred_at, rated)
+                                 unit_price, amount, usage_occurred_at, period, local_date,
+                                 late, prepaid, rated)
         ORDER BY rated
         ON CONFLICT (charge_id) DO NOTHING
         RETURNING charge_id
@@ -44,32 +49,12 @@ async def insert_charges(conn: Connection, charges: Sequence[Charge]) -> set[str
         CURRENCY,
         charges[0].charged_at if charges else None,
         [charge.usage_occurred_at for charge in charges],
+        [charge.period for charge in charges],
+        [charge.local_date for charge in charges],
+        [charge.late for charge in charges],
+        [charge.prepaid for charge in charges],
     )
     return {row["charge_id"] for row in rows}
-
-
-async def add_to_balances(
-    conn: Connection, deltas: Mapping[str, Decimal], at: datetime
-) -> dict[str, Decimal]:
-    """Move each account's balance by its delta (from 0 for a new account); the new balances."""
-    # One statement; accounts in a fixed order so two replicas during a rebalance cannot
-    # deadlock on each other's rows.
-    sids = sorted(deltas)
-    rows = await conn.fetch(
-        """
-        INSERT INTO balances (account_sid, balance, currency, updated_at)
-        SELECT account_sid, delta, $3, $4 FROM unnest($1::text[], $2::numeric[])
-            AS u(account_sid, delta)
-        ON CONFLICT (account_sid) DO UPDATE
-            SET balance = balances.balance + EXCLUDED.balance, updated_at = EXCLUDED.updated_at
-        RETURNING account_sid, balance
-        """,
-        sids,
-        [deltas[sid] for sid in sids],
-        CURRENCY,
-        at,
-    )
-    return {row["account_sid"]: row["balance"] for row in rows}
 
 
 def _charge(row: asyncpg.Record) -> Charge:
@@ -83,6 +68,10 @@ def _charge(row: asyncpg.Record) -> Charge:
         amount=row["amount"],
         usage_occurred_at=row["usage_occurred_at"],
         charged_at=row["charged_at"],
+        period=row["period"],
+        local_date=row["local_date"],
+        late=row["late"],
+        prepaid=row["prepaid"],
     )
 
 
@@ -91,7 +80,7 @@ async def fetch_charges(conn: Connection, account_sid: str, limit: int) -> list[
     rows = await conn.fetch(
         """
         SELECT charge_id, account_sid, usage_event_id, category, quantity, unit_price, amount,
-               usage_occurred_at, charged_at
+               usage_occurred_at, charged_at, period, local_date, late, prepaid
         FROM charges WHERE account_sid = $1
         ORDER BY charged_at DESC, rated_order DESC
         LIMIT $2

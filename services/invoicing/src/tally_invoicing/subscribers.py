@@ -3,7 +3,8 @@
 from tally_contracts.topics import ACCOUNT_STATE, USAGE_RECORDED
 from tally_runtime.consumer import Subscription
 
-from tally_invoicing.handlers import charge_usage, record_account_states
+from tally_invoicing.charging import charge_usage
+from tally_invoicing.handlers import record_account_states
 
 SUBSCRIPTIONS = (
     Subscription(USAGE_RECORDED, charge_usage),

@@ -4,12 +4,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import asyncpg
-from tally_contracts.topics import BALANCE_CHANGED
+from tally_contracts.topics import BALANCE_ALERTS, BALANCE_CHANGED
 from tally_runtime.account_states import known_account
 from tally_runtime.clock import Clock
 from tally_runtime.outbox import enqueue
 
-from tally_invoicing import domain, prepaid, repository
+from tally_invoicing import domain, ledger_repository, posting, prepaid, repository
+from tally_invoicing.ledger import Entry, EntryKind
 from tally_invoicing.payments import CardAnswer, PaymentProvider
 
 
@@ -60,9 +61,18 @@ async def _credit(
         now = clock()
         # The balance row first, as charging does: concurrent twins queue on its lock, and
         # the later one finds the top-up stored when it gets there.
-        balances = await repository.add_to_balances(
-            conn, {request.account_sid: request.amount}, now
+        accounts = await ledger_repository.lock_accounts(conn, [request.account_sid], now)
+        if await repository.fetch_top_up(conn, request.top_up_id) is not None:
+            raise _LostRace
+        entry = Entry(
+            f"top_up:{request.top_up_id}",
+            request.account_sid,
+            EntryKind.TOP_UP,
+            request.amount,
+            now,
         )
+        [posted] = await posting.post_locked(conn, accounts, [entry], now)
+        balances = {request.account_sid: posted.balance}
         made = prepaid.TopUp(
             top_up_id=request.top_up_id,
             account_sid=request.account_sid,
@@ -75,6 +85,8 @@ async def _credit(
         if not await repository.insert_top_up(conn, made):
             raise _LostRace
         await enqueue(conn, BALANCE_CHANGED, made.account_sid, prepaid.top_up_changed(made))
+        for crossed in posted.crossings:
+            await enqueue(conn, BALANCE_ALERTS, crossed.account_sid, crossed)
     return made
 
 

@@ -24,11 +24,17 @@ SERVICE_TOKEN = "invoicing-tests-service-token"
 async def settings(kafka_bootstrap: str, new_database: NewDatabase) -> InvoicingSettings:
     """Settings for one test: its own database and its own consumer group."""
     settings = InvoicingSettings(
+        # Months close when a test asks (a billing run), never behind its back.
+        scheduler_enabled=False,
         environment="test",
         kafka_bootstrap=kafka_bootstrap,
         database_url=await new_database("invoicing"),
         consumer_group=f"test-invoicing-{uuid.uuid4().hex}",
         service_token=SecretStr(SERVICE_TOKEN),
+        # No accounts service here: the charge guard cannot prove a mode, so auto-recharges
+        # stay pending (the guard's own tests run accounts: test_charge_guard.py).
+        accounts_url="http://127.0.0.1:9",
+        recharge_every_seconds=0.2,
     )
     # A fresh group would read the shared topics' whole backlog: other tests' accounts, which
     # it would credit and publish about. The test's own events come after this point.

@@ -1,108 +1,147 @@
-"""Rating and charging rules: flat price per category, Decimal money, ids derived from usage."""
+"""Rating as CONTRACTS.md §2 writes it: graduated tiers per month, exact charges, one rounding.
 
-from datetime import UTC, datetime
+The expected values come from an oracle written from the contract's table, not from the code.
+"""
+
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tally_contracts.accounts import InvoicingTerms
 from tally_contracts.usage import UsageCategory, UsageRecorded
-from tally_invoicing.domain import (
-    NoRateError,
-    balance_changed,
-    charge_for,
-    charge_id_for,
-    rate,
-)
+from tally_invoicing import domain, pricing
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 SID = "AC" + "0123456789abcdef" * 2
-
-DEFAULT_RATE_CARD = {
-    UsageCategory.CALLS_INBOUND: Decimal("0.0085"),
-    UsageCategory.CALLS_OUTBOUND: Decimal("0.014"),
-    UsageCategory.SMS_INBOUND: Decimal("0.0079"),
-    UsageCategory.SMS_OUTBOUND: Decimal("0.0079"),
-    UsageCategory.PHONE_NUMBERS: Decimal("0.0333"),
-}
+PERIOD = "2026-11@America/Chicago"
+DAY = date(2026, 11, 21)
 
 
-def recorded(quantity: str = "12.5", category: str = "calls-outbound") -> UsageRecorded:
+def oracle(category: str, quantity: Decimal) -> Decimal:
+    """The §2 table, literally: what a customer checking the invoice would compute."""
+    flat = {
+        "calls-inbound": Decimal("0.0085"),
+        "sms-inbound": Decimal("0.0079"),
+        "sms-outbound": Decimal("0.0079"),
+        "phone-numbers": Decimal("0.0400"),
+    }
+    if category in flat:
+        return quantity * flat[category]
+    first = min(quantity, Decimal(10000))
+    return first * Decimal("0.0140") + (quantity - first) * Decimal("0.0130")
+
+
+def recorded(n: int, quantity: Decimal, category: UsageCategory) -> UsageRecorded:
     return UsageRecorded(
-        event_id=f"usage:{SID}:call-42",
+        event_id=f"usage:{SID}:u{n}",
         occurred_at=NOW,
         account_sid=SID,
-        usage_event_id="call-42",
-        category=UsageCategory(category),
-        quantity=Decimal(quantity),
-        usage_occurred_at=datetime(2026, 11, 21, 11, 0, tzinfo=UTC),
+        usage_event_id=f"u{n}",
+        category=category,
+        quantity=quantity,
+        usage_occurred_at=NOW,
+        local_date=DAY,
+        period=PERIOD,
     )
 
 
 @pytest.mark.parametrize(
     ("category", "quantity", "expected"),
     [
-        (UsageCategory.CALLS_OUTBOUND, "12.5", "0.175"),
-        (UsageCategory.CALLS_INBOUND, "1", "0.0085"),
-        (UsageCategory.SMS_OUTBOUND, "3", "0.0237"),
-        (UsageCategory.SMS_INBOUND, "0", "0"),
-        (UsageCategory.PHONE_NUMBERS, "30", "0.999"),
-        (UsageCategory.CALLS_OUTBOUND, "1000000000", "14000000"),
+        ("calls-outbound", "12.5", "0.175"),
+        ("calls-inbound", "1", "0.0085"),
+        ("sms-outbound", "3", "0.0237"),
+        ("sms-inbound", "0", "0"),
+        ("phone-numbers", "30", "1.20"),  # 0.0400 a number-day
+        ("calls-outbound", "10000", "140"),  # all of the first tier
+        ("calls-outbound", "10001.5", "140.0195"),  # 1.5 minutes at 0.0130
+        ("calls-outbound", "0.000001", "0.000000014"),  # exact, never rounded
     ],
 )
-def test_given_the_default_rate_card_when_rating_then_amount_is_quantity_times_unit_price(
-    category: UsageCategory, quantity: str, expected: str
+def test_given_the_default_card_when_pricing_a_months_quantity_then_it_is_the_public_price(
+    category: str, quantity: str, expected: str
 ) -> None:
-    amount = rate(category, Decimal(quantity), DEFAULT_RATE_CARD)
-    assert isinstance(amount, Decimal)
-    assert amount == Decimal(expected)
+    assert pricing.price(UsageCategory(category), Decimal(quantity)) == Decimal(expected)
 
 
-def test_given_sub_cent_charges_then_they_keep_full_precision_and_add_up_exactly() -> None:
-    one_minute = rate(UsageCategory.CALLS_INBOUND, Decimal(1), DEFAULT_RATE_CARD)
-    assert one_minute == Decimal("0.0085")  # not rounded to a cent per charge
-    assert sum([one_minute] * 1000, Decimal(0)) == Decimal("8.5")
-
-
-def test_given_a_product_finer_than_a_micro_dollar_then_it_rounds_half_up_to_six_places() -> None:
-    amount = rate(UsageCategory.CALLS_INBOUND, Decimal("0.000001"), DEFAULT_RATE_CARD)
-    assert amount == Decimal("0.000000")  # 0.0000000085
-    half = rate(UsageCategory.CALLS_OUTBOUND, Decimal("0.000125"), DEFAULT_RATE_CARD)
-    assert half == Decimal("0.000002")  # 0.00000175 rounds up
-
-
-def test_given_a_category_missing_from_the_rate_card_then_rating_names_it() -> None:
-    with pytest.raises(NoRateError, match="phone-numbers"):
-        rate(UsageCategory.PHONE_NUMBERS, Decimal(1), {UsageCategory.SMS_INBOUND: Decimal(1)})
-
-
-def test_given_recorded_usage_when_charged_then_the_charge_draws_the_balance_down() -> None:
-    charge = charge_for(recorded("12.5"), DEFAULT_RATE_CARD, NOW)
-    assert charge.amount == Decimal("0.175")
-    assert charge.unit_price == Decimal("0.014")
-    assert charge.balance_delta == Decimal("-0.175")
-    assert charge.charged_at == NOW
-    assert charge.account_sid == SID
-
-
-def test_given_the_same_usage_charged_twice_then_both_charges_have_the_same_id() -> None:
-    first = charge_for(recorded(), DEFAULT_RATE_CARD, NOW)
-    again = charge_for(recorded(), DEFAULT_RATE_CARD, datetime(2027, 1, 1, tzinfo=UTC))
-    assert first.charge_id == again.charge_id == charge_id_for(SID, "call-42")
-    assert first.charge_id.startswith("CH") and len(first.charge_id) == 34
-
-
-def test_given_the_same_usage_id_on_two_accounts_then_their_charge_ids_differ() -> None:
-    other = "AC" + "f" * 32
-    assert charge_id_for(SID, "call-42") != charge_id_for(other, "call-42")
-
-
-def test_given_a_charge_then_its_balance_event_id_is_derived_from_the_charge() -> None:
-    charge = charge_for(recorded(), DEFAULT_RATE_CARD, NOW)
-    event = balance_changed(charge, Decimal("-0.175"))
-    assert event.event_id == f"charge:{charge.charge_id}"
-    assert (event.amount, event.balance, event.currency) == (
-        Decimal("0.175"),
-        Decimal("-0.175"),
-        "USD",
+def test_given_negotiated_rates_then_they_replace_the_default_only_where_named() -> None:
+    terms = InvoicingTerms(
+        request_id="IR1",
+        rates={"calls-outbound": Decimal("0.0100")},
+        net_terms_days=30,
+        credit_limit=Decimal(5000),
     )
-    assert event.usage_event_id == "call-42"
-    assert event.occurred_at == NOW
+    card = pricing.card_for(terms)
+    # flat: no tier above 10,000 minutes for a negotiated price
+    assert pricing.price(UsageCategory.CALLS_OUTBOUND, Decimal(20000), card) == Decimal(200)
+    assert pricing.price(UsageCategory.PHONE_NUMBERS, Decimal(10), card) == Decimal("0.4")
+    assert pricing.card_for(None) is pricing.DEFAULT_RATE_CARD
+
+
+@pytest.mark.parametrize(
+    ("amount", "expected"),
+    [("0.125", "0.12"), ("0.135", "0.14"), ("0.004999999999", "0.00"), ("-0.175", "-0.18")],
+)
+def test_given_an_exact_amount_then_money_rounds_half_even_to_the_cent(
+    amount: str, expected: str
+) -> None:
+    assert pricing.round_money(Decimal(amount)) == Decimal(expected)
+
+
+quantities = st.decimals(min_value=0, max_value=4000, places=6, allow_nan=False)
+events = st.lists(
+    st.tuples(st.sampled_from(list(UsageCategory)), quantities), min_size=1, max_size=40
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(events=events, order=st.randoms(use_true_random=False), repeats=st.data())
+def test_given_any_usage_in_any_order_with_duplicates_then_charges_add_up_to_the_months_price(
+    events: list[tuple[UsageCategory, Decimal]], order: object, repeats: st.DataObject
+) -> None:
+    # given a month's usage, delivered in some order, some events more than once
+    usages = [recorded(n, q, c) for n, (c, q) in enumerate(events)]
+    delivered = usages + repeats.draw(st.lists(st.sampled_from(usages), max_size=10))
+    order.shuffle(delivered)  # type: ignore[attr-defined]
+    # when each event is rated once (a charge id already rated is skipped), batch by batch
+    seen: set[str] = set()
+    running: dict[domain.PeriodCategory, Decimal] = {}
+    charges: list[domain.Charge] = []
+    for start in range(0, len(delivered), 7):
+        batch = []
+        for usage in delivered[start : start + 7]:
+            charge_id = domain.charge_id_for(usage.account_sid, usage.usage_event_id)
+            if charge_id not in seen:
+                seen.add(charge_id)
+                batch.append((usage, PERIOD, DAY))
+        made, running = domain.rate_batch(batch, running, {}, {}, {}, NOW)
+        charges += made
+    # then each category's charges add up exactly to the oracle's price of its total
+    for category in UsageCategory:
+        total = sum((q for c, q in events if c is category), Decimal(0))
+        charged = sum((ch.amount for ch in charges if ch.category is category), Decimal(0))
+        assert charged == oracle(category.value, total)
+    assert len(charges) == len(usages)
+
+
+def test_given_usage_across_the_tier_boundary_then_the_charge_splits_it() -> None:
+    # given 9,990 minutes already this month, when 20 more are rated
+    running = {(SID, PERIOD, UsageCategory.CALLS_OUTBOUND): Decimal(9990)}
+    usage = recorded(1, Decimal(20), UsageCategory.CALLS_OUTBOUND)
+    [charge], totals = domain.rate_batch([(usage, PERIOD, DAY)], running, {}, {}, {}, NOW)
+    # then 10 minutes at 0.0140 and 10 at 0.0130
+    assert charge.amount == Decimal("0.27")
+    assert totals[(SID, PERIOD, UsageCategory.CALLS_OUTBOUND)] == Decimal(10010)
+    assert (charge.period, charge.local_date, charge.late, charge.prepaid) == (
+        PERIOD,
+        DAY,
+        False,
+        True,
+    )
+
+
+def test_given_the_same_usage_twice_then_both_charges_have_the_same_id() -> None:
+    assert domain.charge_id_for(SID, "call-42") == domain.charge_id_for(SID, "call-42")
+    assert domain.charge_id_for(SID, "call-42") != domain.charge_id_for("AC" + "f" * 32, "call-42")

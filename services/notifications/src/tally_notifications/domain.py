@@ -1,81 +1,158 @@
-"""The notification policy: what to do about an event, as a pure function over plain data."""
+"""Notification decisions: the policy applied to a trigger and the account's proven-fresh state.
+
+Pure: no I/O. The caller proves freshness (`freshness.py`) and passes the result in.
+"""
 
 import hashlib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from tally_contracts.envelope import Envelope
-from tally_runtime.account_states import KnownAccount
+from tally_contracts.accounts import AccountStatus, BillingMode
+
+from tally_notifications import messages
+from tally_notifications.policy import Channel, Kind, Recipients, Suppress, action
+from tally_notifications.triggers import Trigger
 
 
 class Outcome(StrEnum):
-    """What became of an event that could lead to a notification."""
+    """What became of a trigger (CONTRACTS.md §3: `decision`)."""
 
     SENT = "sent"
     SUPPRESSED = "suppressed"
     DEFERRED = "deferred"
+    """Freshness of the account's state could not be proven: decided again later."""
     FAILED = "failed"
-    NONE = "none"
-    """No rule asks for a notification about this event."""
+    """Set by delivery when a sent notification could finally not be delivered."""
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """What notifications knows of an account: its newest state from `accounts.state.v1`."""
+
+    account_sid: str
+    version: int
+    billing_mode: BillingMode
+    status: AccountStatus
+    time_zone: str
+    contact_email: str | None = None
+    webhook_url: str | None = None
+    invoice_recipients: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message to one recipient on one channel, for delivery to send."""
+
+    delivery_id: str
+    channel: Channel
+    recipient: str
+    subject: str
+    body: dict[str, Any]
 
 
 @dataclass(frozen=True)
 class Decision:
-    """An outcome and the reason for it, in words support can read back to a customer."""
+    """A decision about one trigger, as it is kept."""
 
+    decision_id: str
+    trigger: Trigger
     outcome: Outcome
     reason: str
+    billing_mode: BillingMode | None
+    decided_at: datetime
+    deliveries: tuple[Delivery, ...] = field(default=())
+
+    @property
+    def channels(self) -> tuple[Channel, ...]:
+        """The channels it was sent on, each once, in the policy's order."""
+        return tuple(dict.fromkeys(delivery.channel for delivery in self.deliveries))
 
 
-Rule = Callable[[Envelope, KnownAccount | None], Decision]
-"""Decides about one type of event, given its account's newest known state (None if none yet)."""
+def decision_id_for(trigger_event_id: str) -> str:
+    """The decision's id, derived from its trigger so a replay or retry finds the same one."""
+    return "DN" + hashlib.sha256(trigger_event_id.encode()).hexdigest()[:32]
 
-POLICY: Mapping[str, Rule] = {}
-"""Event type -> rule. Empty until the policy per event type x billing mode x account status
-(pay-as-you-go-only notifications suppressed for invoiced accounts) lands."""
+
+def delivery_id_for(decision_id: str, channel: Channel, recipient: str) -> str:
+    """A delivery's id, derived from its decision, channel and recipient: one message each."""
+    digest = hashlib.sha256(f"{decision_id}\n{channel}\n{recipient}".encode()).hexdigest()
+    return "DL" + digest[:32]
 
 
 def decide(
-    event: Envelope, account: KnownAccount | None, policy: Mapping[str, Rule] = POLICY
+    trigger: Trigger,
+    account: AccountView | None,
+    *,
+    fresh: str | None,
+    ops_emails: Sequence[str],
+    now: datetime,
 ) -> Decision:
-    """Whether `event` leads to a notification for `account` (None when its state is unknown).
+    """Decide about `trigger` for `account` (None: no state known).
 
-    An event type without a rule leads to none.
+    `fresh` is None when the account's state is proven to be the newest published, else why
+    it is not: then the decision is deferred, never taken on a state that may be stale.
     """
-    rule = policy.get(event.type)
-    if rule is None:
-        return Decision(Outcome.NONE, f"no notification rule for {event.type} yet")
-    return rule(event, account)
+    decision_id = decision_id_for(trigger.event_id)
 
+    def kept(outcome: Outcome, reason: str, *deliveries: Delivery) -> Decision:
+        mode = account.billing_mode if account is not None and fresh is None else None
+        return Decision(decision_id, trigger, outcome, reason, mode, now, deliveries)
 
-def decision_id_for(source_event_id: str) -> str:
-    """The decision's id, derived from the event it is about so a replay finds the same one."""
-    return "DN" + hashlib.sha256(source_event_id.encode()).hexdigest()[:32]
-
-
-@dataclass(frozen=True)
-class RecordedDecision:
-    """A decision as it is kept: about which event, for which account, and when."""
-
-    decision_id: str
-    source_event_id: str
-    account_sid: str
-    event_type: str
-    outcome: Outcome
-    reason: str
-    decided_at: datetime
-
-
-def recorded(event: Envelope, decision: Decision, now: datetime) -> RecordedDecision:
-    """The record of `decision` about `event`, taken at `now`."""
-    return RecordedDecision(
-        decision_id=decision_id_for(event.event_id),
-        source_event_id=event.event_id,
-        account_sid=event.account_sid,
-        event_type=event.type,
-        outcome=decision.outcome,
-        reason=decision.reason,
-        decided_at=now,
+    if fresh is not None:
+        return kept(Outcome.DEFERRED, fresh)
+    if account is None:
+        return kept(Outcome.DEFERRED, "the account's state is not known yet")
+    if trigger.version is not None and account.version < trigger.version:
+        return kept(
+            Outcome.DEFERRED,
+            f"the account's state version {trigger.version} is not known yet"
+            f" (newest known: {account.version})",
+        )
+    rule = action(trigger.kind, account.billing_mode, account.status)
+    if isinstance(rule, Suppress):
+        return kept(Outcome.SUPPRESSED, _worded(rule))
+    if trigger.premise is not None:
+        return kept(Outcome.SUPPRESSED, _worded(trigger.premise))
+    subject, body = messages.message(trigger, account)
+    deliveries = [
+        Delivery(
+            delivery_id_for(decision_id, channel, recipient), channel, recipient, subject, body
+        )
+        for channel in rule.channels
+        for recipient in _recipients(channel, rule.recipients, trigger, account, ops_emails)
+    ]
+    if not deliveries:
+        return kept(
+            Outcome.SUPPRESSED, "no_recipient: no e-mail address or webhook URL to send it to"
+        )
+    return kept(
+        Outcome.SENT, f"{trigger.kind} is sent to {account.billing_mode} accounts", *deliveries
     )
+
+
+def _worded(suppress: Suppress) -> str:
+    return f"{suppress.rule}: {suppress.reason}"
+
+
+def _recipients(
+    channel: Channel,
+    recipients: Recipients,
+    trigger: Trigger,
+    account: AccountView,
+    ops_emails: Sequence[str],
+) -> list[str]:
+    if recipients is Recipients.OPS:
+        return list(ops_emails) if channel is Channel.EMAIL else []
+    if channel is Channel.WEBHOOK:
+        return [account.webhook_url] if account.webhook_url else []
+    if recipients is Recipients.INVOICE_RECIPIENTS:
+        named = list(trigger.payload.get("recipients") or account.invoice_recipients)
+        if named:
+            return list(dict.fromkeys(named))
+    if trigger.kind is Kind.CREDIT_CHECK_INFORMATION_REQUESTED:
+        # the address given with the invoicing request is the one waiting for the questions
+        return [str(trigger.payload["contact_email"])]
+    return [account.contact_email] if account.contact_email else []

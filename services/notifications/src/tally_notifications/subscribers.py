@@ -1,12 +1,19 @@
 """Notifications' Kafka entry points: the topic -> handler map, in one place."""
 
-from tally_contracts.topics import BALANCE_CHANGED
-from tally_runtime.account_states import ACCOUNT_STATES
+from tally_contracts.topics import ACCOUNT_STATE
 from tally_runtime.consumer import Subscription
 
-from tally_notifications.handlers import decide_notifications
+from tally_notifications.handlers import Deciding, project_account_states
+from tally_notifications.triggers import TRIGGER_TOPICS
 
-SUBSCRIPTIONS = (
-    Subscription(BALANCE_CHANGED, decide_notifications),
-    ACCOUNT_STATES,  # the newest state of each account, the projection services share
-)
+
+def subscriptions(deciding: Deciding) -> tuple[Subscription, ...]:
+    """Every trigger topic decided by `deciding`, and the account-state projection it reads.
+
+    `balances.changed.v1` is not here: a balance change is no trigger, its crossing of a
+    threshold is (`balances.alerts.v1`).
+    """
+    return (
+        *(Subscription(topic, deciding.decide_triggers) for topic in TRIGGER_TOPICS),
+        Subscription(ACCOUNT_STATE, project_account_states),
+    )

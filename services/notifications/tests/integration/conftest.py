@@ -18,6 +18,7 @@ from tally_runtime.http import SERVICE_TOKEN_HEADER
 from tally_testkit import NewDatabase, commit_groups_at_end, wait_committed
 
 SERVICE_TOKEN = "notifications-tests-service-token"
+WEBHOOK_SECRET_KEYS = "RhuNHUtsWaRBrbk56PYuViKf1g-9sHdPlrvcOlPCVyk="  # a Fernet key, tests only
 
 
 @pytest.fixture
@@ -29,6 +30,7 @@ async def settings(kafka_bootstrap: str, new_database: NewDatabase) -> Notificat
         database_url=await new_database("notifications"),
         consumer_group=f"test-notifications-{uuid.uuid4().hex}",
         service_token=SecretStr(SERVICE_TOKEN),
+        webhook_secret_keys=SecretStr(WEBHOOK_SECRET_KEYS),
     )
     # A fresh group would read the shared topics' whole backlog first (every other test's
     # balance changes); the test's own events come after this point.

@@ -5,13 +5,18 @@ from fastapi import APIRouter
 from tally_gateway.api import (
     accounts,
     balance,
+    billing,
     billing_settings,
+    invoices,
     invoicing_requests,
     keys,
+    notifications,
+    ops_money,
     upgrade,
     usage,
     usage_ops,
     usage_reports,
+    webhook_secret,
 )
 
 router = APIRouter()
@@ -25,5 +30,10 @@ for area in (
     usage_reports,
     usage_ops,
     invoicing_requests,
+    invoices,
+    billing,
+    ops_money,
+    webhook_secret,
+    notifications,
 ):
     router.include_router(area.router)

@@ -1,0 +1,323 @@
+"""The billing-mode race soak's accounts, how it drives them and how it counts (its test is
+`test_billing_mode_soak.py`)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer
+
+from tests.e2e.system import OPS_KEY, System
+
+ACCOUNTS = int(os.environ.get("TALLY_SOAK_ACCOUNTS", "30"))
+SEED = int(os.environ.get("TALLY_SOAK_SEED", str(random.SystemRandom().randrange(1 << 30))))
+IN_FLIGHT = 48  # accounts raced at once: enough to overlap, few enough for the gateway
+PREPAID_ONLY = {
+    "recharge_reminder",
+    "card_charged",
+    "card_declined",
+    "suspension_warning",
+    "account_suspended",
+}
+LEGITIMATE_WITHIN = timedelta(seconds=60)
+FIGURES = (
+    "forbidden_sent",
+    "sent_before_switch",
+    "card_charges",
+    "card_charges_of_invoiced",
+    "legitimate_alerts",
+    "legitimate_sent_within_60s",
+    "legitimate_alerts_missing",
+)
+OPS = {"Authorization": f"Bearer {OPS_KEY}"}
+ADDRESS = {"line1": "1 Soak St", "city": "Austin", "postal_code": "78701", "country": "US"}
+
+
+@dataclass
+class Raced:
+    """One account of the soak: how it was driven, and what was seen of it."""
+
+    sid: str
+    token: str
+    switched: bool
+    auto_recharge: bool
+    switch_published: datetime | None = None  # the BillingModeChanged record's Kafka time
+    triggers: dict[str, dict[str, Any]] = field(default_factory=dict)  # event id -> alert
+    decisions: dict[str, dict[str, Any]] = field(default_factory=dict)  # trigger id -> decision
+
+    def legitimate(self) -> list[dict[str, Any]]:
+        """The alerts a prepaid account must hear of (a low crossing with auto-recharge on
+        is announced by the card charge instead)."""
+        if self.switched:
+            return []
+        return [
+            alert
+            for alert in self.triggers.values()
+            if alert["type"] in ("card.charged", "card.declined")
+            or (alert["type"] == "balance.crossed" and alert["crossing"] == "depleted")
+            or (
+                alert["type"] == "balance.crossed"
+                and alert["crossing"] == "low"
+                and not alert["auto_recharge"]
+            )
+        ]
+
+    def missing(self) -> int:
+        """Alerts a prepaid account must have had that never came: low and depleted (trial),
+        a card charge (auto-recharge)."""
+        if self.switched:
+            return 0
+        seen = {(a["type"], a.get("crossing")) for a in self.triggers.values()}
+        if self.auto_recharge:
+            return int(("card.charged", None) not in seen)
+        return len({("balance.crossed", "low"), ("balance.crossed", "depleted")} - seen)
+
+    def settled(self) -> bool:
+        """Everything the soak waits for has been seen and decided."""
+        if (self.switched and self.switch_published is None) or self.missing():
+            return False
+        return all(
+            self.decisions.get(event_id, {}).get("decision") not in (None, "deferred")
+            for event_id, alert in self.triggers.items()
+            if alert.get("crossing") != "recovered"
+        )
+
+
+def instant(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+async def follow(reader: AIOKafkaConsumer, on_record: Callable[[Any], None]) -> None:
+    """Hand every record of `reader` to `on_record` until cancelled."""
+    while True:
+        batches = await reader.getmany(timeout_ms=500, max_records=5000)
+        for records in batches.values():
+            for record in records:
+                on_record(record)
+
+
+async def call(
+    http: httpx.AsyncClient, method: str, url: str, expect: int | set[int], **kwargs: Any
+) -> dict[str, Any]:
+    """One request, retried on 429 and 503 (the soak loads the gateway); `expect` or fail.
+
+    A step retried after a 503 may have been taken by the attempt that failed: its `409`
+    (the step not allowed any more) counts as done, and the flow checks the outcome itself.
+    """
+    retried = False
+    for _ in range(40):
+        response = await http.request(method, url, **kwargs)
+        if response.status_code not in (429, 503):
+            break
+        retried = retried or response.status_code == 503
+        await asyncio.sleep(float(response.headers.get("Retry-After", "0.5")))
+    if retried and response.status_code == 409:
+        return {}
+    expected = expect if isinstance(expect, set) else {expect}
+    assert response.status_code in expected, f"{method} {url}: {response.text}"
+    return dict(response.json())
+
+
+async def open_account(http: httpx.AsyncClient, gateway: str, index: int) -> dict[str, Any]:
+    """A trial account opened with the ops key; a retry finishes a half-open one (its key)."""
+    body = {
+        "owner": f"soak-{index}",
+        "friendly_name": "soak",
+        "time_zone": "America/Chicago",
+        "contact_email": f"soak+{index}@e2e.example",
+    }
+    headers = OPS | {"Idempotency-Key": f"soak-{random.getrandbits(64):016x}"}
+    return await call(
+        http, "POST", f"{gateway}/v1/Accounts", {200, 201}, json=body, headers=headers
+    )
+
+
+def usage(minutes: int) -> dict[str, Any]:
+    return {
+        "events": [
+            {
+                "event_id": f"soak-{random.getrandbits(64):016x}",
+                "category": "calls-outbound",
+                "quantity": str(minutes),
+                "occurred_at": datetime.now(UTC).isoformat(),
+            }
+        ]
+    }
+
+
+async def switch_to_invoiced(http: httpx.AsyncClient, gateway: str, sid: str) -> None:
+    """The ops flow: request, pricing, decision approved, activation."""
+    base = f"{gateway}/v1/InvoicingRequests"
+    body = {"account_sid": sid, "committed_annual_spend": "24000.00", "contact_email": "o@e.x"}
+    key = {"Idempotency-Key": f"soak-{random.getrandbits(64):016x}"}
+    request = await call(http, "POST", base, 201, json=body, headers=OPS | key)
+    one = f"{base}/{request['request_id']}"
+    pricing = {"rates": {"calls-outbound": "0.0120"}, "discount_percent": "0", "by": "soak"}
+    await call(
+        http, "POST", f"{one}/Pricing", 200, json=pricing | {"net_terms_days": 30}, headers=OPS
+    )
+    decision = {"approved": True, "credit_limit": "5000.00", "by": "soak"}
+    await call(http, "POST", f"{one}/Decision", 200, json=decision, headers=OPS)
+    await call(http, "POST", f"{one}/Activation", 200, json={"by": "soak"}, headers=OPS)
+    assert (await call(http, "GET", one, 200, headers=OPS))["state"] == "activated"
+
+
+async def race(
+    http: httpx.AsyncClient,
+    gateway: str,
+    index: int,
+    chance: random.Random,
+) -> Raced:
+    """Open one account, then drive its balance down while (maybe) switching it."""
+    opened = await open_account(http, gateway, index)
+    account = Raced(
+        opened["sid"],
+        opened["auth_token"],
+        switched=chance.random() < 0.5,
+        auto_recharge=chance.random() < 0.25,
+    )
+    sid, auth = account.sid, (account.sid, account.token)
+    if account.auto_recharge:
+        upgrade = {
+            "method": "pay_as_you_go",
+            "address": ADDRESS,
+            "auto_recharge": {"threshold": "10.00", "amount": "20.00", "card_token": "tok_visa"},
+        }
+        await call(
+            http, "POST", f"{gateway}/v1/Accounts/{sid}/Upgrade", 200, json=upgrade, auth=auth
+        )
+    delays = [chance.uniform(0, 0.4) for _ in range(3)]
+
+    async def spend() -> None:
+        await asyncio.sleep(delays[0])
+        url = f"{gateway}/v1/Accounts/{sid}/Usage"
+        await call(http, "POST", url, 202, json=usage(400), auth=auth)  # 15.00 -> 9.40: low
+        await asyncio.sleep(delays[1])
+        await call(http, "POST", url, 202, json=usage(700), auth=auth)  # -> -0.40: depleted
+
+    async def switch() -> None:
+        await asyncio.sleep(delays[2])
+        await switch_to_invoiced(http, gateway, sid)
+
+    await asyncio.gather(spend(), *([switch()] if account.switched else []))
+    return account
+
+
+async def read_decisions(http: httpx.AsyncClient, gateway: str, account: Raced) -> None:
+    """The account's decisions through its own credentials, by trigger."""
+    url = f"{gateway}/v1/Accounts/{account.sid}/Notifications"
+    found = await call(http, "GET", url, 200, auth=(account.sid, account.token))
+    account.decisions = {d["trigger_event_id"]: d for d in found["notifications"]}
+
+
+async def diagnosis(http: httpx.AsyncClient, system: System, account: Raced) -> dict[str, Any]:
+    """What the services say of an account the soak waited for in vain."""
+    found: dict[str, Any] = {
+        "sid": account.sid,
+        "switched": account.switched,
+        "auto_recharge": account.auto_recharge,
+        "switch_published": str(account.switch_published),
+        "alerts": list(account.triggers.values()),
+        "decisions": list(account.decisions.values()),
+    }
+    views = {"invoicing": ("", "/balance", "/charges"), "accounts": ("",)}
+    for service, paths in views.items():
+        for path in paths:
+            answer = await http.get(f"{system.url(service)}/accounts/{account.sid}{path}")
+            found[f"{service}{path}"] = answer.json()
+    return found
+
+
+async def charge_leases(system: System, sids: list[str]) -> dict[str, list[asyncpg.Record]]:
+    """Accounts' charge leases by account: when each card charge's lease ended."""
+    conn = await asyncpg.connect(system.databases["accounts"])
+    try:
+        rows = await conn.fetch(
+            "SELECT lease_id, account_sid, least(released_at, expires_at) AS ended"
+            " FROM charge_leases WHERE account_sid = ANY($1::text[])",
+            sids,
+        )
+    finally:
+        await conn.close()
+    leases: dict[str, list[asyncpg.Record]] = defaultdict(list)
+    for row in rows:
+        leases[row["account_sid"]].append(row)
+    return leases
+
+
+async def skipped_recharges(system: System, sids: list[str]) -> set[str]:
+    """Invoicing's recharges it dropped as the account became invoiced: never to be credited."""
+    conn = await asyncpg.connect(system.databases["invoicing"])
+    try:
+        rows = await conn.fetch(
+            "SELECT recharge_id FROM recharges WHERE account_sid = ANY($1::text[])"
+            " AND state = 'skipped'",
+            sids,
+        )
+    finally:
+        await conn.close()
+    return {row["recharge_id"] for row in rows}
+
+
+def charged_not_credited(leases: dict[str, list[asyncpg.Record]], skipped: set[str]) -> int:
+    """Recharges whose card was charged under a lease (the development provider approves
+    `tok_visa`) but which invoicing then skipped: the customer paid and got no credit."""
+    leased = {lease["lease_id"].rsplit(":", 1)[0] for rows in leases.values() for lease in rows}
+    return len(skipped & leased)
+
+
+def counted(accounts: list[Raced], leases: dict[str, list[asyncpg.Record]]) -> dict[str, Any]:
+    """The soak's figures: forbidden sends and charges, and the legitimate alerts' timeliness."""
+    figures: dict[str, Any] = defaultdict(int)
+    for key in FIGURES:
+        figures[key] = 0
+    slowest = timedelta(0)
+    for account in accounts:
+        for decision in account.decisions.values():
+            if decision["kind"] not in PREPAID_ONLY or decision["decision"] == "deferred":
+                continue
+            figures[f"prepaid_only_{decision['decision']}"] += 1
+            if not account.switched or decision["decision"] not in ("sent", "failed"):
+                continue
+            switched = account.switch_published
+            late = switched is not None and instant(decision["decided_at"]) > switched
+            if decision["billing_mode"] == "invoiced" or late:
+                figures["forbidden_sent"] += 1
+            else:
+                figures["sent_before_switch"] += 1
+        figures["legitimate_alerts_missing"] += account.missing()
+        figures["legitimate_alerts"] += account.missing()  # never came: never sent in time
+        for alert in account.legitimate():
+            figures["legitimate_alerts"] += 1
+            answer = account.decisions.get(alert["event_id"])
+            if answer is None or answer["decision"] != "sent":
+                continue
+            took = instant(answer["decided_at"]) - instant(alert["occurred_at"])
+            slowest = max(slowest, took)
+            figures["legitimate_sent_within_60s"] += took <= LEGITIMATE_WITHIN
+        charged = [a for a in account.triggers.values() if a["type"] == "card.charged"]
+        figures["card_charges"] += len(charged)
+        if account.switched and account.switch_published is not None:
+            for alert in charged:
+                ends = [
+                    lease["ended"]
+                    for lease in leases[account.sid]
+                    if lease["lease_id"].startswith(f"{alert['recharge_id']}:")
+                ]
+                if not ends or max(ends) > account.switch_published:
+                    figures["card_charges_of_invoiced"] += 1
+    legitimate = figures["legitimate_alerts"]
+    figures["legitimate_sent_within_60s_ratio"] = (
+        figures["legitimate_sent_within_60s"] / legitimate if legitimate else None
+    )
+    figures["legitimate_slowest_s"] = round(slowest.total_seconds(), 3)
+    return dict(figures)
