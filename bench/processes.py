@@ -141,6 +141,14 @@ class Services:
                 if other != "gateway"
             }
             env |= {f"{prefix}OPS_KEY": OPS_KEY, f"{prefix}TOKEN_PEPPER": "bench-token-pepper"}
+        if service in ("invoicing", "notifications"):
+            # The billing-mode guards ask the accounts service of this run, never `make up`'s.
+            env[f"{prefix}ACCOUNTS_URL"] = self.url("accounts")
+        if service == "notifications":
+            # No mail server in the bench: deciding is measured, delivering is not.
+            env[f"{prefix}DELIVERY_ENABLED"] = "false"
+        if service == "accounts":
+            env[f"{prefix}INVOICING_URL"] = self.url("invoicing")
         return env
 
     def start_all(self, timeout: float = 90.0) -> None:

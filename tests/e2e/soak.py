@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -171,9 +172,29 @@ async def switch_to_invoiced(http: httpx.AsyncClient, gateway: str, sid: str) ->
     assert (await call(http, "GET", one, 200, headers=OPS))["state"] == "activated"
 
 
+async def known_to_invoicing(
+    http: httpx.AsyncClient, invoicing: str, sid: str, mode: str, within: float = 60.0
+) -> None:
+    """Wait until invoicing rates the account in `mode` (its credit and auto-recharge known).
+
+    Usage that overtakes a new account's first state is drawn from a balance of 0 (a false
+    `depleted`, the trial credit after it): not the race this soak is about (see the report).
+    """
+    deadline = time.monotonic() + within
+    while True:
+        answer = await http.get(f"{invoicing}/accounts/{sid}")
+        if answer.status_code == 200 and answer.json()["billing_mode"] == mode:
+            return
+        assert time.monotonic() < deadline, (
+            f"invoicing does not rate {sid} as {mode}: {answer.text}"
+        )
+        await asyncio.sleep(0.2)
+
+
 async def race(
     http: httpx.AsyncClient,
     gateway: str,
+    invoicing: str,
     index: int,
     chance: random.Random,
 ) -> Raced:
@@ -195,6 +216,9 @@ async def race(
         await call(
             http, "POST", f"{gateway}/v1/Accounts/{sid}/Upgrade", 200, json=upgrade, auth=auth
         )
+    await known_to_invoicing(
+        http, invoicing, sid, "pay_as_you_go" if account.auto_recharge else "trial"
+    )
     delays = [chance.uniform(0, 0.4) for _ in range(3)]
 
     async def spend() -> None:

@@ -53,7 +53,8 @@ async def test_given_switches_to_invoiced_racing_crossings_then_no_forbidden_ale
     tail: Tail,
 ) -> None:
     # Given readers of the switches and the balance alerts, from now on
-    gateway, chance = system.url("gateway"), random.Random(SEED)
+    gateway, invoicing = system.url("gateway"), system.url("invoicing")
+    chance = random.Random(SEED)
     accounts: dict[str, Raced] = {}
     unclaimed: dict[str, list[Any]] = defaultdict(list)  # records of accounts not opened yet
 
@@ -78,7 +79,9 @@ async def test_given_switches_to_invoiced_racing_crossings_then_no_forbidden_ale
 
         async def one(index: int) -> None:
             async with slots:
-                account = await race(http, gateway, index, random.Random(chance.random()))
+                account = await race(
+                    http, gateway, invoicing, index, random.Random(chance.random())
+                )
             accounts[account.sid] = account
             for record in unclaimed.pop(account.sid, []):
                 on_record(record)

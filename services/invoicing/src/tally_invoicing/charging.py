@@ -1,12 +1,14 @@
 """Rating recorded usage: exact charges, the prepaid drawdown, crossings and exposure."""
 
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 
 from tally_contracts.accounts import BillingMode
 from tally_contracts.balances import BalanceChanged, ExposureCrossed
 from tally_contracts.topics import BALANCE_ALERTS, BALANCE_CHANGED
 from tally_contracts.usage import UsageRecorded
+from tally_runtime.database import Connection
 from tally_runtime.records import ConsumedRecord
 from tally_runtime.units import UnitOfWork
 
@@ -21,6 +23,7 @@ from tally_invoicing import (
 )
 from tally_invoicing.domain import CURRENCY, Charge
 from tally_invoicing.ledger import Entry, EntryKind
+from tally_invoicing.prepaid import TRIAL_CREDIT
 
 
 async def charge_usage(records: Sequence[ConsumedRecord], unit: UnitOfWork) -> list[Charge]:
@@ -45,6 +48,7 @@ async def charge_usage(records: Sequence[ConsumedRecord], unit: UnitOfWork) -> l
     new = [(usage, record) for charge_id, (usage, record) in first.items() if charge_id not in done]
     if not new:
         return []
+    credits = await _trial_credits_of_unseen(conn, accounts, now)
     terms = await ledger_repository.account_terms(conn, list(accounts))
     usages = [(u, *domain.dated(u, terms[u.account_sid][0])) for u, _ in new]
     closed = await rating_repository.closed_periods(
@@ -70,10 +74,30 @@ async def charge_usage(records: Sequence[ConsumedRecord], unit: UnitOfWork) -> l
         for c in charges
         if c.prepaid
     ]
-    for posted in await posting.post_locked(conn, accounts, drawn, now):
+    for posted in await posting.post_locked(conn, accounts, credits + drawn, now):
         _publish_balance(unit, posted, charges, cause)
     await _track_exposure(unit, [c for c in charges if not c.prepaid], cause)
     return charges
+
+
+async def _trial_credits_of_unseen(
+    conn: Connection, accounts: dict[str, ledger.LedgerAccount], now: datetime
+) -> list[Entry]:
+    """The trial credit of accounts invoicing has no state for yet, before their first charge.
+
+    Every account opens as a trial with its credit, and usage can reach rating before the
+    account's first state does (each topic has its own lag): without the credit first, a new
+    customer's first usage would draw from an empty balance and cross "depleted". The
+    credit's own key keeps it to once per account, whichever of the two paths gives it.
+    """
+    unseen = [sid for sid, account in accounts.items() if not account.mode_version]
+    if not unseen:
+        return []
+    credited = await repository.insert_trial_credits(conn, unseen, TRIAL_CREDIT, now)
+    return [
+        Entry(f"trial_credit:{sid}", sid, EntryKind.TRIAL_CREDIT, TRIAL_CREDIT, now)
+        for sid in credited
+    ]
 
 
 def _publish_balance(

@@ -61,18 +61,20 @@ async def execute(
         return "skipped"
     except GuardUnavailable:
         return "deferred"  # the mode cannot be proven now: try at the next tick
+    # Settled before the lease is released: a switch to invoiced waits for the lease, so the
+    # credit is committed before the state that skips pending recharges can exist.
     try:
         answer = await _charge_within(lease, recharge_id, provider)
+        if answer is None:
+            return "deferred"  # unknown outcome: the same key next time answers as this one
+        if answer.approved:
+            await _settle(pool, clock, recharge_id, account_sid, "charged", answer, None, lease)
+            return "charged"
+        reason = answer.reason or answer.outcome.value
+        await _settle(pool, clock, recharge_id, account_sid, "declined", answer, reason, lease)
+        return "declined"
     finally:
         await guard.release(account_sid, lease_id)
-    if answer is None:
-        return "deferred"  # unknown outcome: the same key next time answers as this one
-    if answer.approved:
-        await _settle(pool, clock, recharge_id, account_sid, "charged", answer, None, lease)
-        return "charged"
-    reason = answer.reason or answer.outcome.value
-    await _settle(pool, clock, recharge_id, account_sid, "declined", answer, reason, lease)
-    return "declined"
 
 
 async def _charge_within(

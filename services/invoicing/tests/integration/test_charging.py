@@ -10,14 +10,15 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
-from tally_contracts.topics import BALANCE_ALERTS, BALANCE_CHANGED, USAGE_RECORDED
+from tally_contracts.accounts import BillingMode
+from tally_contracts.topics import ACCOUNT_STATE, BALANCE_ALERTS, BALANCE_CHANGED, USAGE_RECORDED
 from tally_contracts.usage import UsageCategory, UsageRecorded
 from tally_invoicing import handlers
 from tally_invoicing.app import MIGRATIONS, PROJECTIONS
 from tally_invoicing.config import InvoicingSettings
 from tally_runtime.consumer import apply_batch
 from tally_runtime.lifecycle import migrated_database
-from tally_testkit import consumed, eventually, new_sid
+from tally_testkit import account_state, consumed, eventually, new_sid
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -57,7 +58,8 @@ async def test_given_usage_published_twice_then_one_charge_and_one_balance_chang
     publish: Callable[..., Awaitable[Any]],
     tail: Callable[[str], Awaitable[AIOKafkaConsumer]],
 ) -> None:
-    # given a reader of the balance topic, and usage of 12.5 outbound minutes
+    # given a reader of the balance topic, and usage of 12.5 outbound minutes of an account
+    # invoicing has no state for yet (it opens as a trial: 15.00 of credit first)
     sid = new_sid()
     balances = await tail(BALANCE_CHANGED)
     usage = usage_recorded(sid, "12.5")
@@ -81,8 +83,8 @@ async def test_given_usage_published_twice_then_one_charge_and_one_balance_chang
     assert billed["total"] == "0.1829"
 
     balance = (await http.get(f"/accounts/{sid}/balance")).json()
-    assert (balance["exact_balance"], balance["currency"]) == ("-0.1829", "USD")
-    assert (balance["balance"], balance["state"]) == ("-0.18", "depleted")
+    assert (balance["exact_balance"], balance["currency"]) == ("14.8171", "USD")
+    assert (balance["balance"], balance["state"]) == ("14.82", "ok")
 
     # and the balance topic tells the latest balance once the marker is charged (one change
     # per account and batch, not one per charge), and never a balance charged twice. Other
@@ -91,16 +93,17 @@ async def test_given_usage_published_twice_then_one_charge_and_one_balance_chang
     found: list[dict[str, Any]] = []
     events = await eventually(
         lambda: balance_events(balances, sid, found),
-        lambda got: any(Decimal(e["balance"]) == Decimal("-0.1829") for e in got),
+        lambda got: any(Decimal(e["balance"]) == Decimal("14.8171") for e in got),
     )
-    charged_once = {Decimal("-0.175"), Decimal("-0.1829")}  # after the usage; after the marker
+    charged_once = {Decimal("14.825"), Decimal("14.8171")}  # after the usage; after the marker
     assert {Decimal(e["balance"]) for e in events} <= charged_once
 
 
 async def test_given_charge_usage_called_twice_then_the_second_call_changes_nothing(
     settings: InvoicingSettings,
 ) -> None:
-    # given a migrated database and one recorded usage event
+    # given a migrated database and one recorded usage event of an account invoicing has no
+    # state for yet (it opens as a trial, with 15.00 of credit)
     sid = new_sid()
     usage = usage_recorded(sid, "30", category="phone-numbers")
     async with migrated_database(settings, MIGRATIONS, projections=PROJECTIONS) as pool:
@@ -116,10 +119,14 @@ async def test_given_charge_usage_called_twice_then_the_second_call_changes_noth
         listed = await handlers.list_charges(sid, pool=pool, limit=10)
         assert (listed.count, listed.total) == (1, Decimal("1.2"))
         balance = await handlers.current_balance(sid, pool=pool)
-        assert balance.amount == Decimal("-1.2")
+        assert balance.amount == Decimal("13.8")
         async with pool.acquire() as conn:
             queued = await conn.fetch("SELECT topic, key, payload FROM outbox")
-        assert sorted(row["topic"] for row in queued) == [BALANCE_ALERTS, BALANCE_CHANGED]
+            credits = await conn.fetchval(
+                "SELECT count(*) FROM trial_credits WHERE account_sid = $1", sid
+            )
+        assert credits == 1
+        assert sorted(row["topic"] for row in queued) == [BALANCE_CHANGED]
         change = next(row for row in queued if row["topic"] == BALANCE_CHANGED)
         assert json.loads(change["payload"])["event_id"] == f"charge:{charge.charge_id}"
 
@@ -145,3 +152,40 @@ async def test_given_a_malformed_sid_then_the_problem_names_the_field(
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     assert [error["field"] for error in response.json()["errors"]] == ["sid"]
+
+
+async def test_given_usage_rated_before_the_accounts_first_state_then_the_trial_credit_comes_first_and_once(  # noqa: E501
+    settings: InvoicingSettings,
+) -> None:
+    # given a new trial account whose first usage (5.60: 400 outbound minutes) reaches rating
+    # before its first state does, as each topic has its own lag
+    sid = new_sid()
+    usage = usage_recorded(sid, "400")
+    async with migrated_database(settings, MIGRATIONS, projections=PROJECTIONS) as pool:
+        rated = await apply_batch(
+            pool, handlers.charge_usage, [consumed(USAGE_RECORDED, usage)], clock=lambda: NOW
+        )
+        # when its trial state arrives afterwards
+        state = account_state(sid, 1, BillingMode.TRIAL)
+        await apply_batch(
+            pool,
+            handlers.record_account_states,
+            [consumed(ACCOUNT_STATE, state)],
+            clock=lambda: NOW,
+        )
+
+        # then the charge was drawn from the 15.00 credit, not from an empty balance: no
+        # "depleted" alert for a brand-new customer, and the credit was given once
+        [charge] = rated.result
+        assert charge.amount == Decimal("5.6")
+        balance = await handlers.current_balance(sid, pool=pool)
+        assert balance.amount == Decimal("9.4")
+        async with pool.acquire() as conn:
+            alerts = await conn.fetch("SELECT payload FROM outbox WHERE topic = $1", BALANCE_ALERTS)
+            credits = await conn.fetchval(
+                "SELECT count(*) FROM ledger_entries WHERE account_sid = $1 AND kind = $2",
+                sid,
+                "trial_credit",
+            )
+        assert [json.loads(row["payload"])["crossing"] for row in alerts] == ["low"]
+        assert credits == 1
