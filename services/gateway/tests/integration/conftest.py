@@ -38,6 +38,8 @@ from tally_gateway.app import create_app as create_gateway_app
 from tally_gateway.config import Settings as GatewaySettings
 from tally_gateway.domain import hash_token
 from tally_gateway.repository import save_auth_token_hash
+from tally_notifications.app import create_app as create_notifications_app
+from tally_notifications.config import NotificationsSettings
 from tally_runtime.account_states import ACCOUNT_STATE_MIGRATIONS
 from tally_runtime.clock import Clock, utc_now
 from tally_runtime.database import apply_migrations
@@ -488,3 +490,42 @@ def invoiced_state() -> AccountState:
         billing_address=address, po_number="PO-4471", invoice_recipients=["ap@acme.example"]
     )
     return state.model_copy(update={"terms": terms, "billing": billing})
+
+
+# --- notifications behind the gateway: decisions and webhook secrets ----------------------------
+
+WEBHOOK_SECRET_KEYS = "RhuNHUtsWaRBrbk56PYuViKf1g-9sHdPlrvcOlPCVyk="  # a Fernet key, tests only
+
+
+@pytest.fixture(scope="module")
+async def notifications_url(
+    kafka_bootstrap: str,
+    new_database: NewDatabase,
+    serve: Callable[[ASGIApp], AbstractAsyncContextManager[str]],
+) -> AsyncIterator[str]:
+    """Base URL of a running notifications service, reading the topics from their ends."""
+    settings = NotificationsSettings(
+        environment="test",
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=await new_database("notifications"),
+        consumer_group=f"test-gateway-notifications-{uuid.uuid4().hex[:8]}",
+        service_token=SecretStr(SERVICE_TOKEN),
+        webhook_secret_keys=SecretStr(WEBHOOK_SECRET_KEYS),
+    )
+    await commit_groups_at_end(
+        kafka_bootstrap, [settings.consumer_group], [t.name for t in ALL_TOPICS]
+    )
+    async with serve(create_notifications_app(settings)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+async def gateway_with_notifications(
+    gateway_settings: GatewaySettings,
+    notifications_url: str,
+    start_gateway: Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]],
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a gateway that talks to the accounts and notifications services."""
+    update = {"notifications_url": notifications_url}
+    async with start_gateway(gateway_settings.model_copy(update=update)) as client:
+        yield client

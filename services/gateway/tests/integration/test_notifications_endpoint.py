@@ -4,60 +4,16 @@ service, for accounts opened through the gateway (their state reaches notificati
 
 import base64
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import httpx
-import pytest
-from pydantic import SecretStr
-from starlette.types import ASGIApp
 from tally_contracts.balances import BalanceCrossed, BalanceCrossing
-from tally_contracts.topics import ALL_TOPICS, BALANCE_ALERTS
-from tally_gateway.config import Settings as GatewaySettings
-from tally_notifications.app import create_app as create_notifications_app
-from tally_notifications.config import NotificationsSettings
-from tally_testkit import NewDatabase, Publish, commit_groups_at_end, eventually, new_sid
+from tally_contracts.topics import BALANCE_ALERTS
+from tally_testkit import Publish, eventually, new_sid
 
 OPS_KEY = "integration-ops-key"  # the gateway fixture's
-SERVICE_TOKEN = "integration-service-token"
-WEBHOOK_SECRET_KEYS = "RhuNHUtsWaRBrbk56PYuViKf1g-9sHdPlrvcOlPCVyk="  # a Fernet key, tests only
-
-
-@pytest.fixture(scope="module")
-async def deciding_notifications_url(
-    kafka_bootstrap: str,
-    new_database: NewDatabase,
-    serve: Callable[[ASGIApp], AbstractAsyncContextManager[str]],
-) -> AsyncIterator[str]:
-    """Base URL of a running notifications service."""
-    settings = NotificationsSettings(
-        environment="test",
-        kafka_bootstrap=kafka_bootstrap,
-        database_url=await new_database("notifications"),
-        consumer_group=f"test-gateway-decisions-{uuid.uuid4().hex[:8]}",
-        service_token=SecretStr(SERVICE_TOKEN),
-        webhook_secret_keys=SecretStr(WEBHOOK_SECRET_KEYS),
-    )
-    await commit_groups_at_end(
-        kafka_bootstrap, [settings.consumer_group], [t.name for t in ALL_TOPICS]
-    )
-    async with serve(create_notifications_app(settings)) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-async def gateway(
-    gateway_settings: GatewaySettings,
-    deciding_notifications_url: str,
-    start_gateway: Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]],
-) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of a gateway that talks to the accounts and notifications services."""
-    update = {"notifications_url": deciding_notifications_url}
-    async with start_gateway(gateway_settings.model_copy(update=update)) as client:
-        yield client
 
 
 async def open_account(gateway: httpx.AsyncClient) -> dict[str, str]:
@@ -91,8 +47,9 @@ def low_balance(sid: str) -> BalanceCrossed:
 
 
 async def test_given_a_trial_account_whose_balance_fell_low_then_it_sees_the_reminder_sent(
-    gateway: httpx.AsyncClient, publish: Publish
+    gateway_with_notifications: httpx.AsyncClient, publish: Publish
 ) -> None:
+    gateway = gateway_with_notifications
     # given a trial account opened through the gateway
     account = await open_account(gateway)
     auth = {"Authorization": account["Authorization"]}
@@ -125,8 +82,9 @@ async def test_given_a_trial_account_whose_balance_fell_low_then_it_sees_the_rem
 
 
 async def test_given_another_accounts_sid_then_404_and_nothing_of_it_is_shown(
-    gateway: httpx.AsyncClient,
+    gateway_with_notifications: httpx.AsyncClient,
 ) -> None:
+    gateway = gateway_with_notifications
     mine, theirs = await open_account(gateway), await open_account(gateway)
     for sid in (theirs["sid"], new_sid()):
         response = await gateway.get(
@@ -137,6 +95,6 @@ async def test_given_another_accounts_sid_then_404_and_nothing_of_it_is_shown(
         assert "notifications" not in response.json()
 
 
-async def test_given_no_credentials_then_401(gateway: httpx.AsyncClient) -> None:
-    response = await gateway.get(f"/v1/Accounts/{new_sid()}/Notifications")
+async def test_given_no_credentials_then_401(gateway_with_notifications: httpx.AsyncClient) -> None:
+    response = await gateway_with_notifications.get(f"/v1/Accounts/{new_sid()}/Notifications")
     assert response.status_code == 401

@@ -2,59 +2,11 @@
 service (served over HTTP like the others), for accounts opened through the gateway."""
 
 import base64
-import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
-import pytest
-from pydantic import SecretStr
-from starlette.types import ASGIApp
-from tally_contracts.topics import ALL_TOPICS
-from tally_gateway.config import Settings as GatewaySettings
-from tally_notifications.app import create_app as create_notifications_app
-from tally_notifications.config import NotificationsSettings
-from tally_testkit import NewDatabase, commit_groups_at_end
 
 OPS_KEY = "integration-ops-key"  # the gateway fixture's
-SERVICE_TOKEN = "integration-service-token"
-WEBHOOK_SECRET_KEYS = "RhuNHUtsWaRBrbk56PYuViKf1g-9sHdPlrvcOlPCVyk="  # a Fernet key, tests only
-
-
-@pytest.fixture(scope="module")
-async def notifications_url(
-    kafka_bootstrap: str,
-    new_database: NewDatabase,
-    serve: Callable[[ASGIApp], AbstractAsyncContextManager[str]],
-) -> AsyncIterator[str]:
-    """Base URL of a running notifications service."""
-    settings = NotificationsSettings(
-        environment="test",
-        kafka_bootstrap=kafka_bootstrap,
-        database_url=await new_database("notifications"),
-        consumer_group=f"test-gateway-notifications-{uuid.uuid4().hex[:8]}",
-        service_token=SecretStr(SERVICE_TOKEN),
-        webhook_secret_keys=SecretStr(WEBHOOK_SECRET_KEYS),
-    )
-    await commit_groups_at_end(
-        kafka_bootstrap, [settings.consumer_group], [t.name for t in ALL_TOPICS]
-    )
-    async with serve(create_notifications_app(settings)) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-async def gateway_with_notifications(
-    gateway_settings: GatewaySettings,
-    notifications_url: str,
-    start_gateway: Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]],
-) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of a gateway that talks to the accounts and notifications services."""
-    async with start_gateway(
-        gateway_settings.model_copy(update={"notifications_url": notifications_url})
-    ) as client:
-        yield client
 
 
 async def open_account(gateway: httpx.AsyncClient) -> dict[str, str]:
