@@ -1,0 +1,5 @@
+"""The `tally` command line."""
+
+
+def main() -> None:
+    raise SystemExit("tally: not built yet")
