@@ -68,7 +68,7 @@ soak: ## the billing-mode race soak on the whole system: 10,000 accounts (TALLY_
 lint: ## ruff, ruff format --check, mypy
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	.venv/bin/mypy libs/sdk/src libs/contracts/src libs/runtime/src libs/testkit/src services/*/src bench
+	.venv/bin/mypy libs/sdk/src libs/contracts/src libs/runtime/src libs/testkit/src services/*/src bench chaos
 
 format: ## apply ruff's fixes and formatting
 	.venv/bin/ruff check --fix .
