@@ -11,7 +11,10 @@ Rules (CONTRACTS.md §2, §3; DOMAIN.md "Charges, balances, invoices"):
   positive remainder is a credit, a negative line; a negative remainder is owed); a credit
   carried from an earlier invoice whose credits exceeded what was due;
 - `total` = sum of the lines; `prepaid_applied` = what the prepaid balance already paid for
-  the charges on this invoice; trial and pay-as-you-go: `amount_due` 0.00 and
+  the charges on this invoice; trial and pay-as-you-go: the balance paid every charge, so
+  `prepaid_applied` is the whole `total` (the balance was drawn the exact charges, which may
+  differ from the rounded lines by under a cent per line: the invoice states the rounded
+  figures, so `amount_due` = total - prepaid_applied = 0.00 holds to the cent) and
   `no_balance_due`; invoiced: `amount_due` = total - prepaid_applied, never below 0.00 (what
   is left of a larger credit is carried to the next invoice), `due_date` = the issue's local
   date + net terms.
@@ -259,7 +262,7 @@ def build_invoice(
     total = sum((line.amount for line in lines), ZERO)
     paid = sum((u.prepaid_amount for u in usage.values()), Decimal(0))
     paid += sum((c.amount for c in late if c.prepaid), Decimal(0))
-    prepaid_applied = round_money(paid)
+    prepaid_applied = round_money(paid) if invoiced else total
     owed = total - prepaid_applied
     due_date = None
     if invoiced:

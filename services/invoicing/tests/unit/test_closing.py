@@ -103,6 +103,7 @@ def test_given_any_usage_then_total_is_the_sum_of_lines_and_the_rating_to_the_ce
         assert invoice.po_number == "PO-7"
     else:
         assert invoice.amount_due == 0 and invoice.no_balance_due
+        assert invoice.prepaid_applied == invoice.total  # amount_due = total - prepaid_applied
         assert invoice.po_number is None
 
 
