@@ -3,6 +3,7 @@
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfoNotFoundError
 
 import asyncpg
@@ -112,6 +113,31 @@ async def month_snapshot(
         stored.taken_at,
         every_category(stored.quantities),
     )
+
+
+@dataclass(frozen=True)
+class DailyUsage:
+    """A billing month's usage per local day, as far as its latest snapshot goes."""
+
+    month: BillingMonth
+    through: date | None
+    days: list[tuple[date, str, Decimal]]
+
+
+async def daily_usage(
+    pool: asyncpg.Pool, account_sid: str, month: str | None, *, now: datetime
+) -> DailyUsage:
+    """Each day's quantities of `month` (default: the current one) through its latest snapshot.
+
+    The same days the snapshot sums, so the page's daily chart adds up to its totals.
+    """
+    history = await _history(pool, account_sid)
+    chosen = billing_month(history, month or current_month(history, now))
+    stored = await reports_repository.latest_snapshot(pool, account_sid, chosen.period)
+    if stored is None:
+        return DailyUsage(chosen, None, [])
+    days = await reports_repository.daily_usage(pool, account_sid, chosen.period, stored.through)
+    return DailyUsage(chosen, stored.through, days)
 
 
 async def number_usage_report(

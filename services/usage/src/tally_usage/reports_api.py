@@ -133,6 +133,41 @@ async def month_snapshot(
     )
 
 
+class DayUsage(BaseModel):
+    local_date: date = Field(description="a local date of the account's zone")
+    category: str
+    quantity: str = Field(description="a decimal string")
+
+
+class MonthDailyUsage(BaseModel):
+    """A billing month's usage per local day, through its latest snapshot (the page's chart)."""
+
+    month: str
+    time_zone: str
+    through: date | None = Field(description="the latest snapshot's day; null before the first")
+    days: list[DayUsage] = Field(description="days and categories with usage, oldest first")
+
+
+@router.get("/accounts/{sid}/daily-usage")
+async def daily_usage(
+    sid: AccountSidPath, pool: DatabasePool, clock: RequestClock, month: Month = None
+) -> MonthDailyUsage:
+    """The account's usage per local day of `month`, as far as the month's latest snapshot."""
+    try:
+        found = await reading.daily_usage(pool, sid, month, now=clock())
+    except reading.AccountNotKnown as error:
+        raise _not_known(error) from None
+    return MonthDailyUsage(
+        month=found.month.month,
+        time_zone=found.month.time_zone,
+        through=found.through,
+        days=[
+            DayUsage(local_date=day, category=category, quantity=plain_decimal(quantity))
+            for day, category, quantity in found.days
+        ],
+    )
+
+
 class NumberUsageRow(BaseModel):
     phone_number: str
     number_type: str | None = Field(description="local, mobile, toll-free or promo; null if unsaid")

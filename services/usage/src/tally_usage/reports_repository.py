@@ -149,6 +149,21 @@ async def latest_snapshot(conn: Reader, account_sid: str, period: str) -> Stored
     )
 
 
+async def daily_usage(
+    conn: Reader, account_sid: str, period: str, through: date
+) -> list[tuple[date, str, Decimal]]:
+    """Per local date and category, the period's on-time usage up to `through` (a snapshot's)."""
+    rows = await conn.fetch(
+        "SELECT local_date, category, sum(quantity) AS quantity FROM usage_daily"
+        " WHERE account_sid = $1 AND period = $2 AND local_date <= $3 AND NOT late"
+        " GROUP BY local_date, category ORDER BY local_date, category",
+        account_sid,
+        period,
+        through,
+    )
+    return [(row["local_date"], row["category"], row["quantity"]) for row in rows]
+
+
 async def number_usage(
     conn: Reader, account_sid: str, period: str, recent: Sequence[tuple[date, str]]
 ) -> list[NumberUsage]:
