@@ -8,7 +8,9 @@
 #   scripts/services.sh status   which are running
 #   scripts/services.sh config   the infrastructure and ports each service would be given
 #
-# Every service traces to .run/traces/<service>.jsonl (TALLY_TRACE_DIR) unless told otherwise.
+# Every service traces to .run/traces/<service>.jsonl (TALLY_TRACE_DIR) unless told otherwise,
+# and to the local Zipkin `make up` starts (scripts/zipkin.sh; OTEL_TRACES_EXPORTER=zipkin,
+# OTEL_EXPORTER_ZIPKIN_ENDPOINT) unless OTEL_TRACES_EXPORTER names another exporter.
 # Where the infrastructure is: KAFKA_BOOTSTRAP and DATABASE_URL (a server URL; each service
 # gets its own database tally_<service> on it) when set, as `make up` does with
 # `scripts/infra.sh env`, else the local servers on TALLY_KAFKA_PORT / TALLY_PG_PORT. A
@@ -81,6 +83,8 @@ configure() {
 start() {
   mkdir -p "$RUN/logs" "$RUN/pids" "$RUN/traces"
   export TALLY_TRACE_DIR="${TALLY_TRACE_DIR:-$RUN/traces}"
+  export OTEL_TRACES_EXPORTER="${OTEL_TRACES_EXPORTER:-zipkin}"
+  export OTEL_EXPORTER_ZIPKIN_ENDPOINT="${OTEL_EXPORTER_ZIPKIN_ENDPOINT:-$(bash "$ROOT/scripts/zipkin.sh" url)/api/v2/spans}"
   configure
   # Without it e-mail waits and is retried (the services run regardless), so it is reported,
   # not fatal: its port may be taken by another checkout's mail server.

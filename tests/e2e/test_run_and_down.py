@@ -46,6 +46,7 @@ async def test_given_servers_and_ports_when_make_up_then_the_demo_works_and_down
         # Where `make up` would start local servers: it must start none, the ports stay free.
         "TALLY_KAFKA_PORT": str(free_port()),
         "TALLY_PG_PORT": str(free_port()),
+        "TALLY_ZIPKIN_PORT": str(free_port()),  # `make up`'s tracing dashboard, started too
     }
     for service in SERVICES:
         prefix = f"TALLY_{service.upper()}_"

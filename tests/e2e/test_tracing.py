@@ -1,9 +1,12 @@
-"""One usage event can be followed from the gateway to the notification decision it caused:
-the recharge reminder about the low-balance crossing it caused."""
+"""One usage request can be followed in the tracing dashboard from the gateway to the notification
+decision it caused: the recharge reminder about the low-balance crossing it caused.
 
-import json
+The trace is read back through Zipkin's own HTTP API (tests/e2e/zipkin.py runs the server the
+way `make up` does), so what ops see is what is tested.
+"""
+
+import secrets
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,27 +14,27 @@ from tally_testkit import eventually
 
 from tests.e2e.system import System
 from tests.e2e.test_exactly_once import usage_event
+from tests.e2e.zipkin import Zipkin
 
-
-def spans_in(trace_dir: Path) -> list[dict[str, Any]]:
-    """Every span the services have exported so far (one JSON object per line)."""
-    spans = []
-    for file in trace_dir.glob("*.jsonl"):
-        spans.extend(json.loads(line) for line in file.read_text().splitlines() if line.strip())
-    return spans
+SERVICES_ON_THE_PATH = {"tally-gateway", "tally-usage", "tally-invoicing", "tally-notifications"}
 
 
 def service_of(span: dict[str, Any]) -> str:
-    return str(span["resource"]["attributes"]["service.name"])
+    return str(span.get("localEndpoint", {}).get("serviceName", ""))
 
 
-async def test_given_usage_posted_to_the_gateway_then_one_trace_covers_every_hop(
+async def test_given_usage_posted_to_the_gateway_then_zipkin_shows_one_trace_over_every_hop(
     system: System,
+    zipkin: Zipkin,
     http: httpx.AsyncClient,
     create_account: Callable[..., Awaitable[dict[str, Any]]],
 ) -> None:
+    await zipkin.wait_ready()
     account = await create_account()
     sid = account["sid"]
+    # The request starts a sampled trace of our choosing, as an instrumented producer would.
+    trace_id = secrets.token_hex(16)
+    traceparent = f"00-{trace_id}-{secrets.token_hex(8)}-01"
 
     # 400 minutes at 0.0140 = 5.60: the trial credit of 15.00 falls to 9.40, below the
     # low-balance threshold of 10.00, so this usage causes a recharge reminder.
@@ -39,6 +42,7 @@ async def test_given_usage_posted_to_the_gateway_then_one_trace_covers_every_hop
         f"{system.url('gateway')}/v1/Accounts/{sid}/Usage",
         json={"events": [usage_event(sid, quantity="400")]},
         auth=(sid, account["auth_token"]),
+        headers={"traceparent": traceparent},
     )
     assert posted.status_code == 202, posted.text
 
@@ -55,49 +59,46 @@ async def test_given_usage_posted_to_the_gateway_then_one_trace_covers_every_hop
     )
     assert [n["decision"] for n in decided if n["kind"] == "recharge_reminder"] == ["sent"]
 
-    def the_trace(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        ingest = [
-            span
-            for span in spans
-            if service_of(span) == "tally-gateway"
-            and span["attributes"].get("http.route") == "/v1/Accounts/{sid}/Usage"
-            and span["kind"] == "SpanKind.SERVER"
-        ]
-        if not ingest:
-            return []
-        trace_id = ingest[-1]["context"]["trace_id"]
-        return [span for span in spans if span["context"]["trace_id"] == trace_id]
+    async def the_trace() -> list[dict[str, Any]]:
+        response = await http.get(f"{zipkin.url}/api/v2/trace/{trace_id}")
+        return list(response.json()) if response.status_code == 200 else []
 
     # Spans are exported in batches, and a consumer span ends after the database spans inside
     # it: wait until the notification service's consumer span, the last to end, has landed.
-    def notifications_consumed(found: list[dict[str, Any]]) -> bool:
+    def notifications_consumed(spans: list[dict[str, Any]]) -> bool:
         return any(
-            service_of(span) == "tally-notifications" and span["kind"] == "SpanKind.CONSUMER"
-            for span in found
+            service_of(span) == "tally-notifications" and span.get("kind") == "CONSUMER"
+            for span in spans
         )
 
-    trace = await eventually(
-        _async(lambda: the_trace(spans_in(system.trace_dir))), notifications_consumed
-    )
+    trace = await eventually(the_trace, notifications_consumed, within=60)
 
-    services = {service_of(span) for span in trace}
-    assert services >= {"tally-gateway", "tally-usage", "tally-invoicing", "tally-notifications"}
-    kafka_hops = {
-        (service_of(span), span["kind"])
+    assert {service_of(span) for span in trace} >= SERVICES_ON_THE_PATH
+    assert {span["traceId"] for span in trace} == {trace_id}
+    ingest = [
+        span
         for span in trace
-        if span["attributes"].get("messaging.system") == "kafka"
+        if service_of(span) == "tally-gateway"
+        and span.get("kind") == "SERVER"
+        and span.get("tags", {}).get("http.route") == "/v1/Accounts/{sid}/Usage"
+    ]
+    assert len(ingest) == 1, [span.get("name") for span in trace]
+    kafka_hops = {
+        (service_of(span), span.get("kind"))
+        for span in trace
+        if span.get("tags", {}).get("messaging.system") == "kafka"
     }
-    assert ("tally-gateway", "SpanKind.PRODUCER") in kafka_hops
+    assert ("tally-gateway", "PRODUCER") in kafka_hops
     for consumer in ("tally-usage", "tally-invoicing", "tally-notifications"):
-        assert (consumer, "SpanKind.CONSUMER") in kafka_hops
+        assert (consumer, "CONSUMER") in kafka_hops
     for producer in ("tally-usage", "tally-invoicing"):
-        assert (producer, "SpanKind.PRODUCER") in kafka_hops
-    database_spans = {service_of(s) for s in trace if s["attributes"].get("db.system")}
+        assert (producer, "PRODUCER") in kafka_hops
+    database_spans = {service_of(s) for s in trace if s.get("tags", {}).get("db.system")}
     assert {"tally-usage", "tally-invoicing", "tally-notifications"} <= database_spans
 
-
-def _async(function: Callable[[], Any]) -> Callable[[], Awaitable[Any]]:
-    async def probe() -> Any:
-        return function()
-
-    return probe
+    # Ops find it without knowing its id: the dashboard lists it under the last service.
+    found = await http.get(
+        f"{zipkin.url}/api/v2/traces",
+        params={"serviceName": "tally-notifications", "limit": 1000, "lookback": 3_600_000},
+    )
+    assert trace_id in {spans[0]["traceId"] for spans in found.json() if spans}

@@ -8,6 +8,7 @@ from datetime import datetime
 import asyncpg
 
 from tally_runtime.database import Connection
+from tally_runtime.metrics import record_parked
 from tally_runtime.records import ConsumedRecord
 
 MAX_ERROR_CHARS = 2000
@@ -53,6 +54,7 @@ async def park(
         describe(error),
         attempts,
     )
+    record_parked(group, record.topic)
 
 
 async def count_parked(conn: Connection) -> int:
