@@ -12,15 +12,20 @@ from opentelemetry.sdk.trace import TracerProvider
 from tally_runtime.clock import Clock, utc_now
 from tally_runtime.http import SERVICE_TOKEN_HEADER, health_router
 from tally_runtime.lifecycle import migrated_database
+from tally_runtime.metrics import CountRequests, metrics_router
 from tally_runtime.problems import install_problem_handlers
 from tally_runtime.telemetry import configure_tracing
 
 from tally_gateway.accounts_client import AccountsClient
 from tally_gateway.api import router
 from tally_gateway.config import Settings
+from tally_gateway.dependencies import ops_caller
+from tally_gateway.idempotency import install_idempotency
 from tally_gateway.limits import LimitBodySize
+from tally_gateway.rate_limits import RateLimits
 from tally_gateway.upstream import ServiceClient
 from tally_gateway.usage_producer import UsagePublisher, running_producer
+from tally_gateway.web import install as install_billing_page
 
 SERVICE = "gateway"
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -65,11 +70,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     )
     app.state.settings = settings
     app.state.clock = clock
+    app.state.rate_limits = RateLimits(settings.rate_limit)
     install_problem_handlers(app)
     app.add_middleware(LimitBodySize, max_bytes=settings.max_body_bytes)
+    install_idempotency(app)
     app.include_router(router)
+    install_billing_page(app, settings)
     app.include_router(health_router)
-    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, excluded_urls="/health")
+    # The public port: Prometheus scrapes with the ops key (README, "Observability").
+    app.include_router(metrics_router(ops_caller))
+    app.add_middleware(CountRequests)
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=provider, excluded_urls="/health,/metrics"
+    )
     return app
 
 

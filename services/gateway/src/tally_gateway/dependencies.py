@@ -24,6 +24,7 @@ from tally_gateway import handlers
 from tally_gateway.accounts_client import AccountsClient
 from tally_gateway.config import Settings
 from tally_gateway.domain import MAX_EVENTS_PER_REQUEST, basic_credentials, is_ops_key
+from tally_gateway.rate_limits import RateLimits
 from tally_gateway.schemas import UsageBatch
 from tally_gateway.upstream import ServiceClient
 from tally_gateway.usage_producer import UsagePublisher
@@ -53,6 +54,11 @@ def _service(name: str) -> Any:
     return Depends(client)
 
 
+async def _rate_limits(request: Request) -> RateLimits:
+    rate_limits: RateLimits = request.app.state.rate_limits
+    return rate_limits
+
+
 async def _clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
@@ -62,6 +68,7 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 Publisher = Annotated[UsagePublisher, Depends(_publisher)]
 Accounts = Annotated[AccountsClient, Depends(_accounts)]
 RequestClock = Annotated[Clock, Depends(_clock)]
+CallerRateLimits = Annotated[RateLimits, Depends(_rate_limits)]
 UsageService = Annotated[ServiceClient, _service("usage")]
 InvoicingService = Annotated[ServiceClient, _service("invoicing")]
 NotificationsService = Annotated[ServiceClient, _service("notifications")]
@@ -86,11 +93,13 @@ async def authenticated_account(
     authorization: Annotated[HTTPAuthorizationCredentials | None, Security(_account_credentials)],
     pool: DatabasePool,
     settings: SettingsDep,
+    rate_limits: CallerRateLimits,
 ) -> str:
     """The SID in the path, once the caller has proved it is that account.
 
     Bad or missing credentials are a 401; good credentials of another account are a 404,
-    exactly like an account that does not exist, so nobody learns which SIDs are real.
+    exactly like an account that does not exist, so nobody learns which SIDs are real. A
+    proven caller past its rate limit is a 429, whichever account it asked for.
     """
     credentials = (
         basic_credentials(authorization.scheme, authorization.credentials)
@@ -103,6 +112,7 @@ async def authenticated_account(
     )
     if caller is None:
         raise _unauthorized('Basic realm="Tally"')
+    await rate_limits.admit(caller)
     if caller != sid:
         raise handlers.account_not_found(sid)
     return caller
@@ -111,14 +121,18 @@ async def authenticated_account(
 async def ops_caller(
     authorization: Annotated[HTTPAuthorizationCredentials | None, Security(_ops_key)],
     settings: SettingsDep,
+    rate_limits: CallerRateLimits,
 ) -> None:
-    """Let the request through only with `Authorization: Bearer <ops key>`."""
+    """Let the request through only with `Authorization: Bearer <ops key>`, within its limit."""
     if authorization is None or not is_ops_key(
         authorization.credentials, settings.ops_key.get_secret_value()
     ):
         raise _unauthorized('Bearer realm="Tally ops"')
+    await rate_limits.admit(OPS_CALLER)
 
 
+OPS_CALLER = "ops"
+"""The ops key's caller name: its rate limit's, and its Idempotency-Keys' scope."""
 OwnAccountSid = Annotated[str, Depends(authenticated_account)]
 """The path's account SID, proven to be the caller's."""
 

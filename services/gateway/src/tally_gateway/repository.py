@@ -1,5 +1,6 @@
-"""SQL for the gateway's credentials and account openings; no decisions."""
+"""SQL for the gateway's credentials, account openings and idempotent requests; no decisions."""
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
@@ -92,3 +93,84 @@ async def revoke_api_key(conn: Executor, account_sid: str, key_sid: str, *, now:
         now,
     )
     return bool(found)
+
+
+@dataclass(frozen=True)
+class IdempotentRequest:
+    """A request stored under its caller's Idempotency-Key; `status` None while it runs."""
+
+    fingerprint: bytes
+    status: int | None
+    media_type: str | None
+    sealed_body: bytes | None
+
+
+async def claim_idempotency_key(
+    conn: Executor,
+    scope: str,
+    key: str,
+    fingerprint: bytes,
+    *,
+    now: datetime,
+    expired_before: datetime,
+    stale_before: datetime,
+) -> IdempotentRequest | None:
+    """Claim a key for a request: None if claimed now, else what the key already holds.
+
+    A key whose row is older than `expired_before`, or whose claim was never answered and is
+    older than `stale_before`, is claimed afresh.
+    """
+    await conn.execute("DELETE FROM idempotent_requests WHERE claimed_at < $1", expired_before)
+    claimed = await conn.fetchval(
+        "INSERT INTO idempotent_requests (scope, idempotency_key, fingerprint, claimed_at)"
+        " VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (scope, idempotency_key) DO UPDATE SET fingerprint = excluded.fingerprint,"
+        " claimed_at = excluded.claimed_at, status = NULL, media_type = NULL, sealed_body = NULL"
+        " WHERE idempotent_requests.claimed_at < $5"
+        " OR (idempotent_requests.status IS NULL AND idempotent_requests.claimed_at < $6)"
+        " RETURNING true",
+        scope,
+        key,
+        fingerprint,
+        now,
+        expired_before,
+        stale_before,
+    )
+    if claimed:
+        return None
+    # A statement of its own: it sees the row of a request committed meanwhile.
+    row = await conn.fetchrow(
+        "SELECT fingerprint, status, media_type, sealed_body FROM idempotent_requests"
+        " WHERE scope = $1 AND idempotency_key = $2",
+        scope,
+        key,
+    )
+    # Released between the two statements: the first request failed; as if still running.
+    return (
+        IdempotentRequest(**dict(row)) if row else IdempotentRequest(fingerprint, None, None, None)
+    )
+
+
+async def settle_idempotent_request(
+    conn: Executor, scope: str, key: str, *, status: int, media_type: str, sealed: bytes
+) -> None:
+    """Store the response of a claimed request."""
+    await conn.execute(
+        "UPDATE idempotent_requests SET status = $3, media_type = $4, sealed_body = $5"
+        " WHERE scope = $1 AND idempotency_key = $2",
+        scope,
+        key,
+        status,
+        media_type,
+        sealed,
+    )
+
+
+async def release_idempotency_key(conn: Executor, scope: str, key: str) -> None:
+    """Forget a claim whose request failed, so that its retry runs again."""
+    await conn.execute(
+        "DELETE FROM idempotent_requests WHERE scope = $1 AND idempotency_key = $2"
+        " AND status IS NULL",
+        scope,
+        key,
+    )

@@ -8,10 +8,21 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
 from tally_contracts.accounts import Address
 
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+MONTH_PATTERN = r"^(19|2\d)\d{2}-(0[1-9]|1[0-2])$"  # years 1900-2999: each has a next month
+
+
+def _in_calendar_range(instant: datetime) -> datetime:
+    # Dates around it are computed (the day before, the local month): year 1 has no day before.
+    if not 1900 <= instant.year <= 2999:
+        raise ValueError("must be in the years 1900 to 2999")
+    return instant
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_in_calendar_range)]
+"""An instant with its offset, in the years the services compute dates in."""
 
 Amount = Annotated[Decimal, PlainSerializer(lambda amount: format(amount, "f"), return_type=str)]
 """USD as a decimal string, written as the invoicing service wrote it ("12.50")."""
@@ -157,7 +168,7 @@ class OverdueScanCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    as_of: AwareDatetime = Field(description="an instant with its offset")
+    as_of: Instant = Field(description="an instant with its offset, years 1900 to 2999")
 
 
 class OverdueScanPublic(BaseModel):

@@ -6,9 +6,10 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from tally_gateway.domain import MAX_EVENTS_PER_REQUEST
+from tally_gateway.schemas_money import Instant
 
 MAX_RECEIPT_ID_CHARS = 200
 """The longest id a receipt can be asked for: usage keeps a refused event's id up to this."""
@@ -62,7 +63,7 @@ class UsageSnapshotsRun(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    as_of: AwareDatetime = Field(description="an instant (RFC 3339 with its offset)")
+    as_of: Instant = Field(description="an instant (RFC 3339 with its offset), years 1900-2999")
 
 
 class UsageSnapshotsTaken(BaseModel):

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
+from tally_contracts.errors import FieldError
 from tally_runtime.problems import Problem, ProblemError
 
 M = TypeVar("M", bound=BaseModel)
@@ -41,6 +42,7 @@ class ServiceClient:
 
         `wait_seconds` replaces the client's timeout for a call known to take long (a billing run).
         """
+        _refuse_nul(body, params)
         limit = httpx.USE_CLIENT_DEFAULT if wait_seconds is None else httpx.Timeout(wait_seconds)
         try:
             response = await self._http.request(
@@ -88,3 +90,33 @@ def relayed(response: httpx.Response) -> ProblemError:
     return ProblemError(
         problem.status, problem.title, problem.detail, problem.errors, allowed=problem.allowed
     )
+
+
+_NO_NUL = "must not contain the NUL character (U+0000)"
+
+
+def _refuse_nul(body: object, params: dict[str, Any] | None) -> None:
+    """Refuse text no service can store: JSON may spell NUL ("\\u0000"), PostgreSQL text not."""
+    for sent in (body, params):
+        field = _field_with_nul(sent, "")
+        if field is not None:
+            error = FieldError(field=field or "(body)", reason=_NO_NUL)
+            raise ProblemError(422, "Invalid request", f"{error.field}: {_NO_NUL}", [error])
+
+
+def _field_with_nul(value: object, path: str) -> str | None:
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    items: list[tuple[object, object]] = []
+    if isinstance(value, dict):
+        items = list(value.items())
+    elif isinstance(value, list | tuple):
+        items = list(enumerate(value))
+    for key, item in items:
+        here = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and "\x00" in key:
+            return here
+        found = _field_with_nul(item, here)
+        if found is not None:
+            return found
+    return None

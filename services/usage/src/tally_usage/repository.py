@@ -190,6 +190,9 @@ async def event_histories(
     conn: Connection, account_sid: str, event_ids: Sequence[str]
 ) -> dict[str, EventHistory]:
     """What is stored about each of `event_ids` of the account; ids with nothing are left out."""
+    # Ids are stored as PostgreSQL can hold them: an id asked as sent ("\u0000") is found so.
+    asked = event_ids
+    event_ids = sorted({_storable(event_id) for event_id in asked})
     recorded = await conn.fetch(
         "SELECT e.event_id, e.recorded_at,"
         "   (SELECT count(*) FROM usage_duplicates d"
@@ -215,7 +218,7 @@ async def event_histories(
     recorded_by_id = {row["event_id"]: row for row in recorded}
     conflicts_by_id = {row["event_id"]: row["conflicts"] for row in conflicts}
     rejections_by_id = {row["event_id"]: row for row in rejections}
-    return {
+    found = {
         event_id: EventHistory(
             recorded_at=recorded_by_id[event_id]["recorded_at"]
             if event_id in recorded_by_id
@@ -230,6 +233,9 @@ async def event_histories(
             else 0,
         )
         for event_id in recorded_by_id.keys() | conflicts_by_id.keys() | rejections_by_id.keys()
+    }
+    return {
+        event_id: found[_storable(event_id)] for event_id in asked if _storable(event_id) in found
     }
 
 

@@ -271,6 +271,18 @@ async def test_given_an_id_asked_twice_then_one_receipt_per_id_in_the_order_aske
     ]
 
 
+async def test_given_an_id_postgresql_cannot_hold_then_its_receipt_is_unknown_not_an_error(
+    usage: RunningUsage, sid: str
+) -> None:
+    # Found by fuzzing the gateway: "\u0000" is a valid JSON string, not valid PostgreSQL text.
+    asked = ["nul-\u0000-id", "never-sent"]
+    response = await usage.http.post(f"/accounts/{sid}/receipts", json={"event_ids": asked})
+
+    assert response.status_code == 200, response.text
+    answered = [(r["event_id"], r["status"]) for r in response.json()["receipts"]]
+    assert answered == [(asked[0], "unknown"), (asked[1], "unknown")]
+
+
 async def test_given_a_bad_account_sid_in_the_path_then_a_problem_names_it(
     usage: RunningUsage,
 ) -> None:

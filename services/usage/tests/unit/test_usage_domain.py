@@ -1,14 +1,14 @@
 """The pure usage rules: validation of raw messages, canonical payloads, dedupe, receipts."""
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from tally_contracts.decimals import plain_decimal
 from tally_contracts.errors import FieldError
-from tally_contracts.usage import UsageEvent
+from tally_contracts.usage import UsageEvent, UsageRecorded
 from tally_usage.domain import (
     AcceptedUsage,
     InvalidUsage,
@@ -213,6 +213,19 @@ def test_given_an_accepted_event_then_usage_recorded_is_deterministic_and_stampe
     assert recorded.occurred_at == NOW
     assert recorded.usage_occurred_at == datetime(2026, 11, 21, 11, 0, tzinfo=UTC)
     assert recorded.quantity == Decimal("2.5")
+
+
+def test_given_an_accepted_event_then_usage_recorded_is_what_validating_its_json_gives() -> None:
+    # usage_recorded skips pydantic's construction for speed: it must build the same model.
+    event = valid_event(quantity="2.500")
+
+    recorded = usage_recorded(event, NOW, local_date=date(2026, 11, 21), period="2026-11@UTC")
+
+    again = UsageRecorded.model_validate_json(recorded.model_dump_json())
+    assert again == recorded
+    assert again.model_dump_json() == recorded.model_dump_json()
+    assert recorded.model_fields_set == set(UsageRecorded.model_fields)
+    assert list(recorded.model_dump()) == list(UsageRecorded.model_fields)
 
 
 def test_given_undecodable_bytes_then_the_dead_letter_keeps_them_readable_and_says_where() -> None:

@@ -12,14 +12,19 @@ from tally_gateway.api import (
     keys,
     notifications,
     ops_money,
+    ops_parked,
     upgrade,
     usage,
     usage_ops,
     usage_reports,
     webhook_secret,
 )
+from tally_gateway.api.openapi import problems
 
-router = APIRouter()
+# What any `/v1` route may answer: a body that is not text (400), bad credentials, a body too
+# large, a bad request, past the rate limit, an error nobody expected. Each route adds its own
+# (404, 409, 503...).
+router = APIRouter(responses=problems(400, 401, 413, 422, 429, 500))
 for area in (
     accounts,
     keys,
@@ -33,6 +38,7 @@ for area in (
     invoices,
     billing,
     ops_money,
+    ops_parked,
     webhook_secret,
     notifications,
 ):

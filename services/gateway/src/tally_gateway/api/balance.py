@@ -11,6 +11,7 @@ from tally_runtime.problems import Problem
 
 from tally_gateway.api.openapi import IdempotencyKey, problems
 from tally_gateway.dependencies import InvoicingService, OwnAccountSid
+from tally_gateway.idempotency import AccountIdempotency
 from tally_gateway.schemas_balance import BalancePublic, TopUpCreate, TopUpPublic
 from tally_gateway.upstream import ServiceClient, relayed
 
@@ -36,6 +37,7 @@ async def get_balance(sid: OwnAccountSid, invoicing: InvoicingService) -> Balanc
 @router.post(
     "/Accounts/{sid}/Balance/TopUps",
     status_code=status.HTTP_201_CREATED,
+    dependencies=[AccountIdempotency],
     responses=problems(401, 402, 404, 409, 422, 503),
     description="""Charge the card and add `amount` to the balance. A declined card is a
 `402` (`type` `urn:tally:problem:card-declined`) and a token that is not one a `422` naming
@@ -44,7 +46,9 @@ async def get_balance(sid: OwnAccountSid, invoicing: InvoicingService) -> Balanc
 **Retries.** Send an `Idempotency-Key` header: the same key with the same body answers with
 the first top-up (same `top_up_id`, same `balance`) and moves the balance once, however the
 first attempt ended (lost answer, timeout, `503`); the same key with another body is a `409`.
-A key never expires. Without the header every request is a new top-up.""",
+The first answer is replayed for 24 hours; after that the same key still finds the same
+top-up (its id is derived from the account and the key), so the balance never moves twice.
+Without the header every request is a new top-up.""",
 )
 async def create_top_up(
     sid: OwnAccountSid,

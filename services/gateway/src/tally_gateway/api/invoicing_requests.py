@@ -2,8 +2,9 @@
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from tally_gateway.api.openapi import IdempotencyKey, problems
+from tally_gateway.api.openapi import IDEMPOTENT_RETRIES, IdempotencyKey, problems
 from tally_gateway.dependencies import AccountsService
+from tally_gateway.idempotency import OpsIdempotency
 from tally_gateway.schemas_invoicing_requests import (
     ActivationPost,
     CreditCheckPost,
@@ -34,16 +35,25 @@ request is neither declined nor activated more than 5 weeks after `created_at`."
 
 @router.post(
     "/InvoicingRequests",
+    dependencies=[OpsIdempotency],
     status_code=status.HTTP_201_CREATED,
-    responses=problems(401, 409, 422, 503) | {200: {"description": "a retry (Idempotency-Key)"}},
+    responses=problems(401, 409, 422, 503)
+    | {
+        200: {
+            "model": InvoicingRequestPublic,
+            "description": "a retry the gateway had no answer for",
+        }
+    },
     description=f"""Open an invoicing request for an account (ops key). A committed annual
 spend below 12000.00 is a `422` naming `committed_annual_spend`; an account that does not
 exist is a `422` naming `account_sid`. An account has at most one open request (pricing,
 credit check or approved): a second is a `409` naming the open one. With an
-`Idempotency-Key`, the same body again answers `200` with the same request; another body
-under that key is a `409`.
+`Idempotency-Key`, the same body again answers with the first response (below); should the
+first attempt have ended in a `5xx`, its retry finds the request the accounts service opened
+under that key and answers `200` with it.
 
-{_STEPS}""",
+{_STEPS}"""
+    + IDEMPOTENT_RETRIES,
 )
 async def create_request(
     body: InvoicingRequestCreate,
@@ -79,11 +89,13 @@ async def get_request(request_id: RequestId, accounts: AccountsService) -> Invoi
 
 @router.post(
     "/InvoicingRequests/{request_id}/Pricing",
+    dependencies=[OpsIdempotency],
     responses=problems(401, 404, 409, 422, 503),
     description="""The agreed pricing structure: flat unit prices (decimal strings, at most 6
 places) for the usage categories they name (the default card prices the others), a discount
 (percent, at most 2 places, below 100) and net terms (0 to 180 days). The request moves to
-`credit_check`. Allowed once, in `pricing`.""",
+`credit_check`. Allowed once, in `pricing`."""
+    + IDEMPOTENT_RETRIES,
 )
 async def record_pricing(
     request_id: RequestId, body: PricingAgreed, accounts: AccountsService
@@ -95,13 +107,15 @@ async def record_pricing(
 
 @router.post(
     "/InvoicingRequests/{request_id}/CreditCheck",
+    dependencies=[OpsIdempotency],
     responses=problems(401, 404, 409, 422, 503),
     description="""Add credit-check data, any subset, in `credit_check`. Later posts add to
 earlier ones: a field sent again replaces the stored one, except `accounting_contact` and
 `additional_information` (merged key by key: anything else asked for, by name) and
 `financial_statements` (document references, appended). The data is encrypted at rest,
 never logged nor published, and not in this answer: read it with `GET …/CreditCheck`. A
-`422` names the offending fields and never repeats their values.""",
+`422` names the offending fields and never repeats their values."""
+    + IDEMPOTENT_RETRIES,
 )
 async def record_credit_check(
     request_id: RequestId, body: CreditCheckPost, accounts: AccountsService
@@ -133,10 +147,12 @@ async def read_credit_check(
 
 @router.post(
     "/InvoicingRequests/{request_id}/InformationRequests",
+    dependencies=[OpsIdempotency],
     responses=problems(401, 404, 409, 422, 503),
     description="""Ask the customer for more information, in `credit_check` (it stays
 there). The request keeps the questions; the fact is published (without any credit-check data)
-so that the customer is notified. The customer's answers come back as CreditCheck posts.""",
+so that the customer is notified. The customer's answers come back as CreditCheck posts."""
+    + IDEMPOTENT_RETRIES,
 )
 async def request_information(
     request_id: RequestId, body: InformationRequestPost, accounts: AccountsService
@@ -148,10 +164,12 @@ async def request_information(
 
 @router.post(
     "/InvoicingRequests/{request_id}/Decision",
+    dependencies=[OpsIdempotency],
     responses=problems(401, 404, 409, 422, 503),
     description="""`{approved: true, credit_limit, by}` → `approved`, or `{approved: false,
 reason, by}` → `declined` (closed for good). From `credit_check` only. Once approved, the
-owner's later trial accounts are eligible for the self-service upgrade on these terms.""",
+owner's later trial accounts are eligible for the self-service upgrade on these terms."""
+    + IDEMPOTENT_RETRIES,
 )
 async def decide(
     request_id: RequestId, body: DecisionPost, accounts: AccountsService
@@ -164,10 +182,12 @@ async def decide(
 
 @router.post(
     "/InvoicingRequests/{request_id}/Activation",
+    dependencies=[OpsIdempotency],
     responses=problems(401, 404, 409, 422, 503),
     description="""From `approved`: the account becomes `invoiced` with the agreed terms
 (rates, discount, net terms, credit limit) and auto-recharge off, in the same step as the
-request becomes `activated`. An account already invoiced keeps its mode and terms.""",
+request becomes `activated`. An account already invoiced keeps its mode and terms."""
+    + IDEMPOTENT_RETRIES,
 )
 async def activate(
     request_id: RequestId, body: ActivationPost, accounts: AccountsService

@@ -4,8 +4,9 @@ from fastapi import APIRouter, Response, status
 from tally_runtime.http import DatabasePool
 
 from tally_gateway import handlers
-from tally_gateway.api.openapi import problems
+from tally_gateway.api.openapi import IDEMPOTENT_RETRIES, problems
 from tally_gateway.dependencies import OwnAccountSid, RequestClock, SettingsDep
+from tally_gateway.idempotency import AccountIdempotency
 from tally_gateway.schemas import ApiKeyCreated
 
 router = APIRouter(prefix="/v1", tags=["api keys"])
@@ -14,10 +15,13 @@ router = APIRouter(prefix="/v1", tags=["api keys"])
 @router.post(
     "/Accounts/{sid}/Keys",
     status_code=status.HTTP_201_CREATED,
-    responses=problems(401, 404),
+    dependencies=[AccountIdempotency],
+    responses=problems(401, 404, 409),
     description="""A new API key of the account. Authenticate with HTTP Basic
 `key_sid:secret` exactly as with `AccountSid:AuthToken`. The secret is shown in this answer
-only (it is stored as a keyed hash): keep it now. An account may hold several keys.""",
+only (it is stored as a keyed hash; a response kept for a retry is kept encrypted): keep it
+now. An account may hold several keys."""
+    + IDEMPOTENT_RETRIES,
 )
 async def create_key(
     sid: OwnAccountSid, pool: DatabasePool, settings: SettingsDep, clock: RequestClock

@@ -4,9 +4,10 @@ from fastapi import APIRouter
 from tally_contracts.accounts import UpgradeRequest
 
 from tally_gateway.accounts_client import UpstreamAccount
-from tally_gateway.api.openapi import problems
+from tally_gateway.api.openapi import IDEMPOTENT_RETRIES, problems
 from tally_gateway.dependencies import AccountsService, OwnAccountSid
 from tally_gateway.handlers import public_account
+from tally_gateway.idempotency import AccountIdempotency
 from tally_gateway.schemas import AccountPublic, UpgradeOptions
 
 router = APIRouter(prefix="/v1", tags=["upgrade"])
@@ -20,6 +21,7 @@ async def upgrade_options(sid: OwnAccountSid, accounts: AccountsService) -> Upgr
 
 @router.post(
     "/Accounts/{sid}/Upgrade",
+    dependencies=[AccountIdempotency],
     responses=problems(401, 402, 404, 409, 422, 503),
     description="""Complete the upgrade.
 
@@ -38,7 +40,8 @@ payment provider does not know is a `422` naming it.
 
 **Retries** are safe: a repeat of a completed upgrade answers `200` with the account
 unchanged, and a retried pay-as-you-go request tops up once (its top-up id is derived from
-the account and the request). Two concurrent completions end in one upgrade.""",
+the account and the request). Two concurrent completions end in one upgrade."""
+    + IDEMPOTENT_RETRIES,
 )
 async def complete_upgrade(
     sid: OwnAccountSid, body: UpgradeRequest, accounts: AccountsService

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, status
 
 from tally_gateway import handlers, usage_reads
-from tally_gateway.api.openapi import problems
+from tally_gateway.api.openapi import IDEMPOTENT_RETRIES, problems
 from tally_gateway.dependencies import (
     OwnAccountSid,
     Publisher,
@@ -12,6 +12,7 @@ from tally_gateway.dependencies import (
     UsageService,
 )
 from tally_gateway.domain import MAX_EVENTS_PER_REQUEST
+from tally_gateway.idempotency import AccountIdempotency
 from tally_gateway.schemas import UsageAccepted, UsageBatch, UsageRejection
 from tally_gateway.schemas_usage import MAX_RECEIPT_ID_CHARS, Receipts, ReceiptsRequest
 
@@ -21,7 +22,8 @@ router = APIRouter(prefix="/v1", tags=["usage"])
 @router.post(
     "/Accounts/{sid}/Usage",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=problems(401, 404, 413, 415, 422, 503),
+    dependencies=[AccountIdempotency],
+    responses=problems(401, 404, 409, 413, 415, 422, 503),
     # The body is read by a dependency, after the credentials are checked; documented here.
     openapi_extra={
         "requestBody": {
@@ -32,7 +34,8 @@ router = APIRouter(prefix="/v1", tags=["usage"])
     description=f"""Accept 1 to {MAX_EVENTS_PER_REQUEST} usage events; the answer comes once
 every valid one is durably in Kafka. More events, or a body larger than the gateway reads,
 is a `413`. A `503` means Kafka did not acknowledge them all: send the same events again, their
-event ids make the retry safe.""",
+event ids make the retry safe (with or without an `Idempotency-Key`)."""
+    + IDEMPOTENT_RETRIES,
 )
 async def post_usage(
     sid: OwnAccountSid, body: UsageBody, publisher: Publisher, clock: RequestClock

@@ -12,7 +12,7 @@ from tally_gateway.schemas_usage import NumberUsageReport
 
 router = APIRouter(prefix="/v1", tags=["usage"])
 
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+MONTH_PATTERN = r"^(19|2\d)\d{2}-(0[1-9]|1[0-2])$"  # years 1900-2999: each has a next month
 
 Month = Annotated[
     str | None,
