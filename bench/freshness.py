@@ -4,18 +4,37 @@ A publisher sends valid events every 10 ms at the paced rate; in some ticks the 
 a probe whose publish time is noted just before it is handed to the producer. A poller asks
 usage's database every 5 ms which outstanding probes have a row in `usage_events`; a probe's
 freshness is the time from its publish to the first poll that saw it.
+
+`python -m bench.freshness [--rate events/s] [--seconds s]` runs this alone: the five services
+of its own on fresh databases (Kafka and PostgreSQL from `KAFKA_BOOTSTRAP` / `DATABASE_URL`,
+else the development ones), 1,000 accounts, and the CPU each service used meanwhile.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import time
-from dataclasses import dataclass, field
+import uuid
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import asyncpg
+from tally_contracts.topics import USAGE_EVENTS
+from tally_runtime.database import with_database
 
-from bench.load import Account, UsageLoad, new_producer
+from bench.load import Account, UsageLoad, new_accounts, new_producer, publish_account_states
+from bench.offsets import prepare
+from bench.processes import (
+    CONSUMERS,
+    SERVICES,
+    Services,
+    database_name,
+    drop_databases,
+    recreate_databases,
+)
+from bench.settings import ROOT, Target
 
 TICK_S = 0.01
 POLL_S = 0.005
@@ -36,6 +55,8 @@ class Freshness:
     missing: int = 0
     reason: str | None = None
     latencies_ms: list[float] = field(default_factory=list)
+    timeline: list[tuple[float, float]] = field(default_factory=list)
+    """(seconds since the first probe was published, its freshness in ms) per probe seen."""
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -119,6 +140,10 @@ def summarise(
 ) -> None:
     result.probes = len(sent)
     result.latencies_ms = [round((seen[p] - sent[p]) * 1000, 1) for p in sent if p in seen]
+    first = min(sent.values(), default=0.0)
+    result.timeline = [
+        (round(sent[p] - first, 3), round((seen[p] - sent[p]) * 1000, 1)) for p in sent if p in seen
+    ]
     result.missing = result.probes - len(result.latencies_ms)
     if not result.latencies_ms:
         result.reason = f"none of {result.probes} probes became visible"
@@ -130,3 +155,55 @@ def summarise(
     result.p99_ms = p99 if p99 != float("inf") else None
     if result.p99_ms is None:
         result.reason = f"{result.missing} of {result.probes} probes not visible in {LATE_S:.0f} s"
+
+
+async def alone(rate: float, seconds: float, probes_per_s: int) -> dict[str, Any]:
+    """The five services of its own, 1,000 known accounts, then `measure` and each one's CPU."""
+    target = Target.from_environment()
+    run_id = uuid.uuid4().hex[:8]
+    services = Services(target, run_id, ROOT / ".run" / "bench" / f"freshness-{run_id}")
+    names = [database_name(service) for service in SERVICES]
+    await recreate_databases(target, names)
+    await prepare(target.kafka_bootstrap, [services.group(s) for s in CONSUMERS])
+    producer = new_producer(target.kafka_bootstrap)
+    await producer.start()
+    try:
+        await asyncio.to_thread(services.start_all)
+        partitions = len(await producer.partitions_for(USAGE_EVENTS))
+        accounts = new_accounts(1_000, partitions)
+        await publish_account_states(producer, accounts)
+        usage_db = with_database(target.postgres_url, database_name("usage"))
+        # A warm-up at the same rate: first batches pay for connections and caches.
+        await measure(target.kafka_bootstrap, accounts, run_id + "w", usage_db, rate, 5, 5)
+        before, began = services.cpu(), time.monotonic()
+        result = await measure(
+            target.kafka_bootstrap, accounts, run_id, usage_db, rate, seconds, probes_per_s
+        )
+        elapsed, after = time.monotonic() - began, services.cpu()
+    finally:
+        await producer.stop()
+        services.stop_all()
+        await drop_databases(target, names)
+    cores = {
+        service: round((end - start) / elapsed, 2)
+        for service in SERVICES
+        if (start := before.get(service)) is not None and (end := after.get(service)) is not None
+    }
+    figures = {k: v for k, v in asdict(result).items() if k not in ("latencies_ms", "timeline")}
+    # When the slow probes were published: spread out (queueing) or in bursts (a stall).
+    slowest = sorted(result.timeline, key=lambda point: point[1], reverse=True)[:10]
+    return {**figures, "cores_used_by_service": cores, "slowest_probes_s_ms": sorted(slowest)}
+
+
+def cli() -> int:
+    parser = argparse.ArgumentParser(description="publish -> visible in usage's store")
+    parser.add_argument("--rate", type=float, default=3_000.0, help="events/s")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--probes-per-s", type=int, default=40)
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(alone(args.rate, args.seconds, args.probes_per_s)), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(cli())

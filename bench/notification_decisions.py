@@ -101,6 +101,8 @@ class DecisionLatency:
     load_published: int = 0
     crossings_published: int = 0
     reason: str | None = None
+    timeline: list[tuple[float, float]] = field(default_factory=list)
+    """(seconds since the first crossing was committed, its decision latency in ms)."""
 
 
 async def decisions(notifications_db: str, sids: list[str]) -> tuple[list[asyncpg.Record], int]:
@@ -173,6 +175,15 @@ async def measure(
         if (row["account_sid"], row["crossing"]) in committed
     ]
     result.p50_ms, result.p99_ms = ms_percentiles(latencies + never)
+    first = min(committed.values(), default=0.0)
+    result.timeline = sorted(
+        (
+            round(committed[key] - first, 3),
+            round((row["decided_at"].timestamp() - committed[key]) * 1000, 1),
+        )
+        for row in decided
+        if (key := (row["account_sid"], row["crossing"])) in committed
+    )
     result.max_ms = round(max(latencies + never), 1) if latencies or never else None
     from_occurred = [(r["decided_at"] - r["occurred_at"]).total_seconds() * 1000 for r in decided]
     result.from_occurred_p50_ms, result.from_occurred_p99_ms = ms_percentiles(from_occurred + never)
@@ -227,7 +238,7 @@ def cli() -> int:
     parser.add_argument("--rate", type=float, default=LOAD_RATE, help="background events/s")
     args = parser.parse_args()
     result = asyncio.run(alone(args.accounts, args.rate))
-    print(json.dumps(asdict(result), indent=2))
+    print(json.dumps({k: v for k, v in asdict(result).items() if k != "timeline"}, indent=2))
     return 0 if result.reason is None else 1
 
 

@@ -19,6 +19,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import httpx
 from tally_contracts.topics import USAGE_EVENTS
 from tally_runtime.database import with_database
@@ -160,12 +161,31 @@ class Run:
         finally:
             await producer.stop()
         self.record_pipeline(load.published)
+        await self.note_parked()
         await self.guarded(["freshness_p50_ms", "freshness_p99_ms"], self.freshness(accounts))
         await self.guarded(["http_ingest_events_per_s"], self.http())
         await self.guarded(["notification_decision_p99_ms"], self.decisions(accounts))
         await self.guarded(["number_report_ms"], self.number_report())
         await self.guarded(["month_close_accounts_per_min"], self.month_close())
         self.rss_end = self.services.rss()
+
+    async def note_parked(self) -> None:
+        """Say so if usage parked events as of unknown accounts: the rates count them as done."""
+        usage_db = with_database(self.target.postgres_url, database_name("usage"))
+        try:
+            conn = await asyncpg.connect(usage_db, timeout=10)
+            try:
+                parked = await conn.fetchval("SELECT count(*) FROM awaiting_account")
+            finally:
+                await conn.close()
+        except Exception as error:
+            self.notes.append(f"parked events not counted: {explain(error)}")
+            return
+        if parked:
+            self.notes.append(
+                f"{parked:,} events parked by usage (account state not yet known) after the"
+                " pipeline run: its rates count them as consumed without storing them"
+            )
 
     async def guarded(self, keys: list[str], phase: Coroutine[Any, Any, None]) -> None:
         """Run one measurement; a failure leaves its figures null, with the reason."""

@@ -91,6 +91,17 @@ def rss_mb(pid: int) -> float | None:
     return round(total_kib / 1024, 1) if seen else None
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU a process and its descendants have used, in seconds; None once gone."""
+    ticks, seen = 0, False
+    for one in descendants(pid):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+            seen = True
+    return round(ticks / os.sysconf("SC_CLK_TCK"), 2) if seen else None
+
+
 def trace_lines(trace_dir: Path) -> dict[str, int]:
     """Spans written per service: shows whether the sampling ratio is in force."""
     counts = {}
@@ -151,8 +162,12 @@ class Services:
             env[f"{prefix}INVOICING_URL"] = self.url("invoicing")
         return env
 
-    def start_all(self, timeout: float = 90.0) -> None:
-        """Start every service, then wait until each answers /health (or fail saying why)."""
+    def start_all(self, timeout: float = 240.0) -> None:
+        """Start every service, then wait until each answers /health (or fail saying why).
+
+        The timeout is generous: on a shared 2-core machine five services importing and
+        migrating at once have taken over 90 s; a broken service still fails here, later.
+        """
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for service in SERVICES:
             with (self.log_dir / f"{service}.log").open("ab") as log:
@@ -191,6 +206,10 @@ class Services:
 
     def rss(self) -> dict[str, float | None]:
         return {service: rss_mb(process.pid) for service, process in self.processes.items()}
+
+    def cpu(self) -> dict[str, float | None]:
+        """CPU seconds each service has used so far: differences show who the cores went to."""
+        return {service: cpu_seconds(process.pid) for service, process in self.processes.items()}
 
     def stop_all(self, grace: float = 20.0) -> None:
         """SIGTERM every service (and whatever it started), then SIGKILL what is left."""

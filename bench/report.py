@@ -145,49 +145,73 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
 
 
 def write_plot(path: Path, runs: list[dict[str, Any]]) -> None:
-    """Events/s and consumer lag over time, one line style per run."""
+    """Events/s and consumer lag over the pipeline run, and latencies over their phases."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, (speed, lag) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
+    figure, (speed, lag, latency) = plt.subplots(3, 1, figsize=(10, 10))
     styles = ["-", "--", ":", "-."]
     for number, run in enumerate(runs):
-        samples = [Sample(**s) for s in run["samples"]]
-        if len(samples) < 2:
-            continue
         style = styles[number % len(styles)]
-        outbox = [s for s in samples if s.usage_published is not None]
-        series = [
-            ("usage stored", samples, lambda s: s.usage_done, "C0"),
-            ("usage published", outbox, published_count(outbox), "C2"),
-            ("invoicing rated", samples, lambda s: s.rated_done, "C1"),
-        ]
-        for label, chosen, done, colour in series:
-            points = rates(chosen, done)
-            times = [chosen[i + RATE_SPAN].t for i, _ in points]  # at the end of each span
-            values = [r for _, r in points]
-            speed.plot(times, values, style, color=colour, label=f"{label} (run {number + 1})")
-        t = [s.t for s in samples]
-        lag.plot(
-            t, [s.usage_lag for s in samples], style, color="C0", label=f"usage (run {number + 1})"
-        )
-        lag.plot(
-            t,
-            [s.rating_lag for s in samples],
-            style,
-            color="C1",
-            label=f"invoicing (run {number + 1})",
-        )
-        if window := run["pipeline"]["window"]:
-            speed.axvspan(window[0], window[1], color="0.9", zorder=0)
+        _plot_pipeline(speed, lag, run, style, number + 1)
+        _plot_latency(latency, run, number + 1)
     speed.set_ylabel(f"events/s ({RATE_SPAN} s spans)")
     speed.set_title("Tally pipeline: grey = steady window")
     speed.legend(fontsize=7)
     lag.set_ylabel("consumer lag (events)")
     lag.set_xlabel("seconds since the services started")
     lag.legend(fontsize=7)
+    latency.set_yscale("log")
+    latency.set_ylabel("latency (ms, log)")
+    latency.set_xlabel("seconds into the phase")
+    latency.set_title(
+        "freshness: publish → stored, per probe; decisions: committed crossing → decision"
+    )
+    latency.axhline(250, color="C3", linewidth=0.8, linestyle="--", label="freshness p99 bar")
+    latency.axhline(100, color="C4", linewidth=0.8, linestyle="--", label="decision p99 bar")
+    latency.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
+
+
+def _plot_pipeline(speed: Any, lag: Any, run: dict[str, Any], style: str, number: int) -> None:
+    samples = [Sample(**s) for s in run["samples"]]
+    if len(samples) < 2:
+        return
+    outbox = [s for s in samples if s.usage_published is not None]
+    series = [
+        ("usage stored", samples, lambda s: s.usage_done, "C0"),
+        ("usage published", outbox, published_count(outbox), "C2"),
+        ("invoicing rated", samples, lambda s: s.rated_done, "C1"),
+    ]
+    for label, chosen, done, colour in series:
+        points = rates(chosen, done)
+        times = [chosen[i + RATE_SPAN].t for i, _ in points]  # at the end of each span
+        values = [r for _, r in points]
+        speed.plot(times, values, style, color=colour, label=f"{label} (run {number})")
+    t = [s.t for s in samples]
+    lag.plot(t, [s.usage_lag for s in samples], style, color="C0", label=f"usage (run {number})")
+    lag.plot(
+        t, [s.rating_lag for s in samples], style, color="C1", label=f"invoicing (run {number})"
+    )
+    if window := run["pipeline"]["window"]:
+        speed.axvspan(window[0], window[1], color="0.9", zorder=0)
+
+
+def _plot_latency(latency: Any, run: dict[str, Any], number: int) -> None:
+    phases = [("freshness", "C0", "."), ("notification_decisions", "C1", "x")]
+    for phase, colour, marker in phases:
+        timeline = (run["details"].get(phase) or {}).get("timeline") or []
+        if timeline:
+            latency.scatter(
+                [t for t, _ in timeline],
+                [max(ms, 0.1) for _, ms in timeline],
+                s=4,
+                color=colour,
+                marker=marker,
+                alpha=0.6 if number == 1 else 0.3,
+                label=f"{phase.replace('_', ' ')} (run {number})",
+            )

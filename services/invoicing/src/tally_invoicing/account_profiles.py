@@ -32,9 +32,9 @@ def with_account_profiles(subscriptions: Sequence[Subscription]) -> tuple[Subscr
     The engine takes one handler per topic; the profiles join that handler's transaction.
     """
     if not any(s.topic == ACCOUNT_STATE for s in subscriptions):
-        return (*subscriptions, Subscription(ACCOUNT_STATE, record_account_profiles))
+        return (*subscriptions, Subscription(ACCOUNT_STATE, record_account_profiles, ahead=True))
     return tuple(
-        Subscription(s.topic, _both(s.handler, record_account_profiles))
+        Subscription(s.topic, _both(s.handler, record_account_profiles), ahead=s.ahead)
         if s.topic == ACCOUNT_STATE
         else s
         for s in subscriptions

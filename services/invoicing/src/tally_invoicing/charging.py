@@ -1,5 +1,6 @@
 """Rating recorded usage: exact charges, the prepaid drawdown, crossings and exposure."""
 
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -74,8 +75,12 @@ async def charge_usage(records: Sequence[ConsumedRecord], unit: UnitOfWork) -> l
         for c in charges
         if c.prepaid
     ]
+    prepaid_of: dict[str, list[Charge]] = defaultdict(list)
+    for charge in charges:
+        if charge.prepaid:
+            prepaid_of[charge.account_sid].append(charge)
     for posted in await posting.post_locked(conn, accounts, credits + drawn, now):
-        _publish_balance(unit, posted, charges, cause)
+        _publish_balance(unit, posted, prepaid_of[posted.account.account_sid], cause)
     await _track_exposure(unit, [c for c in charges if not c.prepaid], cause)
     return charges
 
@@ -103,11 +108,13 @@ async def _trial_credits_of_unseen(
 def _publish_balance(
     unit: UnitOfWork,
     posted: ledger.Posted,
-    charges: Sequence[Charge],
+    of_account: Sequence[Charge],
     cause: dict[str, ConsumedRecord],
 ) -> None:
-    """Each crossing once, and one balance change per account and batch: the latest balance."""
-    of_account = [c for c in charges if c.account_sid == posted.account.account_sid and c.prepaid]
+    """Each crossing once, and one balance change per account and batch: the latest balance.
+
+    `of_account` are the batch's prepaid charges of the posted account, in batch order.
+    """
     last = of_account[-1]
     for crossed in posted.crossings:
         charge_id = crossed.event_id.rsplit("charge:", 1)[-1]

@@ -8,6 +8,7 @@ from tally_invoicing.handlers import record_account_states
 
 SUBSCRIPTIONS = (
     Subscription(USAGE_RECORDED, charge_usage),
-    # The shared projection of account states, plus the trial credit of new trial accounts.
-    Subscription(ACCOUNT_STATE, record_account_states),
+    # The shared projection of account states, plus the trial credit of new trial accounts;
+    # ahead of usage, so a backlog of usage never holds a new account's state (and credit) back.
+    Subscription(ACCOUNT_STATE, record_account_states, ahead=True),
 )

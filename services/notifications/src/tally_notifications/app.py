@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 from tally_runtime.clock import Clock, utc_now
+from tally_runtime.metrics import NOTIFICATION_DECISIONS, SampledGauge
 from tally_runtime.periodic import Periodic
 from tally_runtime.service import service_app
 
@@ -22,6 +23,13 @@ SERVICE = "notifications"
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 PROJECTIONS: list[Path] = []
 """Shared schemas the service keeps: none, it projects account states itself (with offsets)."""
+
+DECISIONS_FOR_OPS = SampledGauge(
+    NOTIFICATION_DECISIONS,
+    "SELECT outcome, (SELECT count(*) FROM decisions d WHERE d.outcome = o.outcome)"
+    " FROM unnest(ARRAY['deferred', 'suppressed']) AS o(outcome)",
+)
+"""What ops watch in /metrics: decisions waiting (deferred) and customers spared (suppressed)."""
 
 
 def create_app(settings: NotificationsSettings | None = None, *, clock: Clock = utc_now) -> FastAPI:
@@ -45,6 +53,7 @@ def create_app(settings: NotificationsSettings | None = None, *, clock: Clock = 
         projections=PROJECTIONS,
         subscriptions=subscriptions(deciding),
         periodic=[redecide, *([delivery_job(settings)] if settings.delivery_enabled else [])],
+        gauges=[DECISIONS_FOR_OPS],
         clock=clock,
     )
     app.state.deciding = deciding

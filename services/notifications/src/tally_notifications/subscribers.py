@@ -15,5 +15,6 @@ def subscriptions(deciding: Deciding) -> tuple[Subscription, ...]:
     """
     return (
         *(Subscription(topic, deciding.decide_triggers) for topic in TRIGGER_TOPICS),
-        Subscription(ACCOUNT_STATE, project_account_states),
+        # Ahead of the triggers: the read barrier defers every decision until it has caught up.
+        Subscription(ACCOUNT_STATE, project_account_states, ahead=True),
     )

@@ -227,21 +227,41 @@ def usage_recorded(
     late: bool = False,
 ) -> UsageRecorded:
     """The fact rating consumes: this usage was accepted and stored, dated for its account."""
-    # Built from a validated event, so not validated again: this runs for every event.
-    return UsageRecorded.model_construct(
-        event_id=recorded_event_id(event.account_sid, event.event_id),
-        occurred_at=now,
-        account_sid=event.account_sid,
-        usage_event_id=event.event_id,
-        category=event.category,
-        quantity=Decimal(event.wire_quantity()),
-        usage_occurred_at=event.occurred_at,
-        phone_number=event.phone_number,
-        number_type=event.number_type,
-        local_date=local_date,
-        period=period,
-        late=late,
+    return _trusted_recorded(
+        {
+            "event_id": recorded_event_id(event.account_sid, event.event_id),
+            "type": "usage.recorded",
+            "occurred_at": now,
+            "account_sid": event.account_sid,
+            "usage_event_id": event.event_id,
+            "category": event.category,
+            "quantity": Decimal(event.wire_quantity()),
+            "usage_occurred_at": event.occurred_at,
+            "phone_number": event.phone_number,
+            "number_type": event.number_type,
+            "local_date": local_date,
+            "period": period,
+            "late": late,
+        }
     )
+
+
+_RECORDED_FIELDS = frozenset(UsageRecorded.model_fields)
+
+
+def _trusted_recorded(values: dict[str, object]) -> UsageRecorded:
+    """A UsageRecorded of values that are valid by construction (every field, in field order).
+
+    What `model_construct` does, without its per-field walk over aliases and defaults: built
+    for every recorded event, that walk cost a quarter of the pipeline's handler. Validation
+    is skipped too, as there: the values come from an event validated moments before.
+    """
+    recorded = UsageRecorded.__new__(UsageRecorded)
+    object.__setattr__(recorded, "__dict__", values)
+    object.__setattr__(recorded, "__pydantic_fields_set__", _RECORDED_FIELDS)
+    object.__setattr__(recorded, "__pydantic_extra__", None)
+    object.__setattr__(recorded, "__pydantic_private__", None)
+    return recorded
 
 
 def conflict_error(event_id: str) -> FieldError:

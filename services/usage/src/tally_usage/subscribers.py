@@ -10,7 +10,9 @@ SUBSCRIPTIONS = (
     # Bad JSON is a dead letter, not a decoding failure: the handler gets the raw records.
     Subscription(USAGE_EVENTS, record_usage),
     # The account's zones date its usage; usage that arrived before its state is applied here.
-    Subscription(ACCOUNT_STATE, record_account_states),
+    # Ahead of usage: behind a backlog, a new account's state would wait for all of it, and
+    # every event of the account meanwhile would be parked and applied later in bulk.
+    Subscription(ACCOUNT_STATE, record_account_states, ahead=True),
     # Usage for a closed month is late: recorded apart, never folded into the closed month.
     Subscription(MONTH_CLOSED, record_months_closed),
 )
