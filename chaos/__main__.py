@@ -6,6 +6,7 @@ import asyncio
 import importlib
 import pkgutil
 import sys
+import traceback
 from types import ModuleType
 
 import click
@@ -22,6 +23,17 @@ def all_scenarios() -> dict[str, ModuleType]:
     return {module.NAME: module for module in modules}
 
 
+def run_one(module: ModuleType, short: bool) -> ScenarioResult:
+    """Run a scenario; one that raises is a failed scenario, and the next ones still run."""
+    try:
+        result: ScenarioResult = asyncio.run(module.run(short))
+    except Exception as error:
+        result = ScenarioResult(module.NAME, module.BAR, "short" if short else "full")
+        result.failures.append(f"the scenario itself failed: {type(error).__name__}: {error}")
+        traceback.print_exc()
+    return result
+
+
 @click.command()
 @click.option("--short", is_flag=True, help="the short forms `make test` runs")
 @click.argument("names", nargs=-1)
@@ -33,7 +45,7 @@ def main(short: bool, names: tuple[str, ...]) -> None:
     results: list[ScenarioResult] = []
     for name in names or sorted(known):
         click.echo(f"chaos: {name} ({'short' if short else 'full'}) ...")
-        result = asyncio.run(known[name].run(short))
+        result = run_one(known[name], short)
         results.append(result)
         click.echo(f"chaos: {name}: {'pass' if result.passed else 'FAIL'} {result.figures}")
         for failure in result.failures:

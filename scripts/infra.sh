@@ -32,6 +32,17 @@ case "${1:-}" in
     if external_postgres; then echo "postgres: DATABASE_URL is set, nothing to install"; else
       bash "$HERE/postgres.sh" setup
     fi
+    # The tracing dashboard `make up` starts (scripts/zipkin.sh): one jar from Maven Central.
+    bash "$HERE/zipkin.sh" setup
+    # The chaos suite's network fault (chaos/scenarios/network_fault.py) proxies through it.
+    bash "$HERE/toxiproxy.sh" setup
+    # The billing page's browser test (tests/e2e/test_billing_page.py): Debian's Chromium,
+    # driven by Playwright, and axe-core from npm, injected into the page.
+    if [[ ! -x /usr/bin/chromium ]] || ! command -v npm >/dev/null; then
+      apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium \
+        $(command -v npm >/dev/null || echo npm)
+    fi
+    npm ci --prefix "$HERE/../tests/browser" --no-audit --no-fund
     ;;
   up)
     # PostgreSQL first: it is ready in about a second, the JVM takes longer.

@@ -7,7 +7,7 @@ tally_testkit plugin.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -16,12 +16,31 @@ from tally_runtime.http import SERVICE_TOKEN_HEADER
 from tally_testkit import move_groups_to_end
 from tally_testkit.plugin import NewDatabase
 
-from tests.e2e.system import OPS_KEY, SERVICE_TOKEN, SERVICES, System
+from tests.e2e.system import OPS_KEY, SERVICE_TOKEN, SERVICES, System, free_port
+from tests.e2e.zipkin import Zipkin
+
+
+@pytest.fixture(scope="session")
+def zipkin(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Zipkin]:
+    """The session's tracing dashboard (tests/e2e/zipkin.py): started at once, in the background,
+    when the session runs the tracing tests; else only if a test waits for it."""
+    server = Zipkin(port=free_port(), run_dir=tmp_path_factory.mktemp("zipkin"))
+    if any(item.path.name.startswith("test_tracing") for item in request.session.items):
+        server.start_in_background()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")
 async def system(
-    kafka_bootstrap: str, new_database: NewDatabase, tmp_path_factory: pytest.TempPathFactory
+    kafka_bootstrap: str,
+    new_database: NewDatabase,
+    tmp_path_factory: pytest.TempPathFactory,
+    zipkin: Zipkin,
 ) -> AsyncIterator[System]:
     """Every service as its own process, each with a fresh database of its own."""
     run_dir = tmp_path_factory.mktemp("system")
@@ -32,6 +51,7 @@ async def system(
         trace_dir=run_dir / "traces",
         log_dir=run_dir,
         run_id=uuid.uuid4().hex[:8],
+        zipkin_endpoint=zipkin.spans_endpoint,
     )
     await running.start_consumer_groups_at_end()
     try:

@@ -38,6 +38,8 @@ class System:
     trace_dir: Path
     log_dir: Path
     run_id: str
+    zipkin_endpoint: str | None = None
+    """Where the services also send their spans (Zipkin's /api/v2/spans), if anywhere."""
     ports: dict[str, int] = field(default_factory=lambda: {name: free_port() for name in SERVICES})
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -65,6 +67,11 @@ class System:
             f"{prefix}HTTP_PORT": str(self.ports[service]),
             f"{prefix}CONSUMER_GROUP": self.consumer_group(service),
         }
+        if self.zipkin_endpoint is not None:
+            env |= {
+                "OTEL_TRACES_EXPORTER": "zipkin",
+                "OTEL_EXPORTER_ZIPKIN_ENDPOINT": self.zipkin_endpoint,
+            }
         if service == "accounts":
             env |= {"TALLY_ACCOUNTS_INVOICING_URL": self.url("invoicing")}
         if service == "notifications":  # the send-time billing-mode check (docs/notifications.md)

@@ -95,7 +95,7 @@ class UsageEvent(BaseModel):
     quantity: Decimal
     occurred_at: datetime
     phone_number: E164 | None = Field(default=None, validate_default=True)
-    number_type: NumberType | None = None
+    number_type: NumberType | None = Field(default=None, validate_default=True)
     attributes: dict[StrictStr, StrictStr] = Field(default_factory=dict)
 
     @field_validator("quantity", mode="before")
@@ -147,6 +147,16 @@ class UsageEvent(BaseModel):
     @field_validator("phone_number")
     @classmethod
     def _phone_numbers_name_the_number(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("category") is UsageCategory.PHONE_NUMBERS:
+            raise ValueError("is required for category phone-numbers")
+        return value
+
+    @field_validator("number_type")
+    @classmethod
+    def _phone_numbers_name_the_type(
+        cls, value: NumberType | None, info: ValidationInfo
+    ) -> NumberType | None:
+        # CONTRACTS.md §1: required for phone-numbers (the number usage report shows it).
         if value is None and info.data.get("category") is UsageCategory.PHONE_NUMBERS:
             raise ValueError("is required for category phone-numbers")
         return value

@@ -112,6 +112,13 @@ def test_given_phone_numbers_usage_without_a_number_then_phone_number_is_named()
     ]
 
 
+def test_given_phone_numbers_usage_without_a_number_type_then_number_type_is_named() -> None:
+    errors = errors_of(valid_event(category="phone-numbers", number_type=...))
+    assert [(e.field, e.reason) for e in errors] == [
+        ("number_type", "is required for category phone-numbers")
+    ]
+
+
 def test_given_an_unknown_top_level_field_then_it_is_rejected_by_name() -> None:
     assert [error.field for error in errors_of(valid_event(price="0.01"))] == ["price"]
 

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
 import asyncpg
+from aiokafka import AIOKafkaProducer
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from tally_contracts.topics import ALL_TOPICS
@@ -72,9 +73,13 @@ async def running_engine(
 ) -> AsyncIterator[None]:
     """Topics created, the outbox relayed, the subscriptions' batches consumed, jobs run."""
     await with_backoff(STARTUP_WAIT_SECONDS)(ensure_topics)(settings, ALL_TOPICS)
-    producer = make_producer(service_name, settings)
-    await with_backoff(STARTUP_WAIT_SECONDS)(producer.start)()
-    relay = OutboxRelay(pool, producer)
+
+    async def started_producer() -> AIOKafkaProducer:
+        producer = make_producer(service_name, settings)
+        await with_backoff(STARTUP_WAIT_SECONDS)(producer.start)()
+        return producer
+
+    relay = OutboxRelay(pool, await started_producer(), new_producer=started_producer)
     loops = [asyncio.create_task(_supervised("outbox relay", relay.run))]
     if subscriptions:
         consumer = BatchConsumer(settings, pool, subscriptions, clock=clock, on_commit=relay.wake)
@@ -86,7 +91,7 @@ async def running_engine(
         for loop in loops:
             loop.cancel()
         await asyncio.gather(*loops, return_exceptions=True)
-        await producer.stop()
+        await relay.producer.stop()
         _flush_spans()
 
 

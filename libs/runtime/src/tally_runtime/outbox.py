@@ -3,11 +3,19 @@
 import asyncio
 import contextlib
 import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+)
 from aiokafka.producer.message_accumulator import BatchBuilder
 from opentelemetry import propagate, trace
 from pydantic import BaseModel
@@ -15,12 +23,22 @@ from pydantic import BaseModel
 from tally_runtime.batch_tracing import traceparent_of
 from tally_runtime.database import Connection
 from tally_runtime.kafka import partition_by_key
+from tally_runtime.metrics import record_published
 from tally_runtime.records import TRACEPARENT, is_sampled
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 _CONTENT_TYPE = ("content-type", b"application/json")
+# An idempotent producer whose sequence numbers the broker no longer accepts (seen after a
+# broker restart: OutOfOrderSequenceNumber on every send, forever). aiokafka does not reset
+# them by itself; a new producer, with a new producer id, starts its sequences afresh.
+_PRODUCER_OUT_OF_STEP = (
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+)
 _RELAY_LOCK = 0x7A11_0B0C  # an arbitrary advisory-lock key that means "the outbox relay"
 _COLUMNS = ["topic", "key", "payload", "traceparent"]
 
@@ -84,13 +102,20 @@ class OutboxRelay:
         *,
         batch_size: int = 5000,
         poll_interval: float = 0.1,
+        new_producer: Callable[[], Awaitable[AIOKafkaProducer]] | None = None,
     ) -> None:
         self._pool = pool
         self._producer = producer
+        self._new_producer = new_producer  # a started one, to replace a producer out of step
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
         self._known_partitions: dict[str, list[int]] = {}
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        """The producer the relay publishes with now (the owner stops it at shutdown)."""
+        return self._producer
 
     def wake(self) -> None:
         """Something was committed to the outbox: look now rather than at the next poll."""
@@ -104,11 +129,22 @@ class OutboxRelay:
                     await self._relay_while_leader(lease)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as error:
                 # The rows stay and the next round retries them. Only cancellation may end
                 # the relay, or the service would go on committing events nobody publishes.
                 log.exception("outbox relay will retry")
+                if isinstance(error, _PRODUCER_OUT_OF_STEP):
+                    await self._replace_producer()
                 await asyncio.sleep(1.0)
+
+    async def _replace_producer(self) -> None:
+        if self._new_producer is None:
+            return
+        stale = self._producer
+        self._producer = await self._new_producer()
+        log.warning("outbox relay: producer replaced (the old one was out of step)")
+        with contextlib.suppress(Exception):
+            await stale.stop()
 
     async def _relay_while_leader(self, lease: Connection) -> None:
         if not await lease.fetchval("SELECT pg_try_advisory_lock($1)", _RELAY_LOCK):
@@ -157,6 +193,7 @@ class OutboxRelay:
         """
         filling: dict[TopicPartition, BatchBuilder] = {}
         acks: list[asyncio.Future[Any]] = []
+        sent: Counter[str] = Counter()  # per record batch, for /metrics: no cost per row
         for row in rows:
             topic, key = row["topic"], row["key"].encode()
             partitions = await self._partitions(topic)
@@ -170,13 +207,16 @@ class OutboxRelay:
                 acks.append(
                     await self._producer.send_batch(builder, topic, partition=target.partition)
                 )
+                sent[topic] += builder.record_count()
                 builder = self._producer.create_batch()
             filling[target] = builder
         for target, builder in filling.items():
             acks.append(
                 await self._producer.send_batch(builder, target.topic, partition=target.partition)
             )
+            sent[target.topic] += builder.record_count()
         await asyncio.gather(*acks)
+        record_published(sent)
 
     async def _partitions(self, topic: str) -> list[int]:
         known = self._known_partitions.get(topic)
