@@ -43,7 +43,7 @@ class Sizes:
 
 
 FULL = Sizes(accounts=1_000, events_per_account=10, workers=8, chunk=25)
-SHORT = Sizes(accounts=40, events_per_account=5, workers=4, chunk=4)
+SHORT = Sizes(accounts=60, events_per_account=5, workers=4, chunk=2)
 
 
 def previous_month() -> tuple[str, str]:
@@ -64,6 +64,28 @@ async def billing_run(stack: Stack, url: str, month: str) -> dict[str, Any] | st
     if answer.status_code != 200:
         return f"{answer.status_code} {answer.text[:200]}"
     return dict(answer.json())
+
+
+async def kill_one_mid_run(
+    stack: Stack, runs: dict[str, asyncio.Task[Any]], month: str, chance: random.Random
+) -> str | None:
+    """SIGKILL one worker while its run is under way: once the first invoices of `month` are
+    written, one whose run has not answered yet. None if every run answered first.
+
+    A fixed delay instead would kill after the runs had ended on a fast, idle machine."""
+    conn = await stack.connect("invoicing")
+    try:
+        while not all(run.done() for run in runs.values()):
+            started = await conn.fetchval("SELECT count(*) FROM invoices WHERE month = $1", month)
+            running = [name for name, run in runs.items() if not run.done()]
+            if started and running:
+                victim = chance.choice(running)
+                stack.system.extras[victim].kill()
+                return victim
+            await asyncio.sleep(0.005)
+    finally:
+        await conn.close()
+    return None
 
 
 async def check_invoices(
@@ -160,12 +182,13 @@ async def run(short: bool) -> ScenarioResult:
                 for name in names
             )
         )
-        runs = [asyncio.create_task(billing_run(stack, url, month)) for url in urls]
-        victim = chance.choice(names)
-        await asyncio.sleep(chance.uniform(0.1, 1.0))
-        still_running = sum(not r.done() for r in runs)
-        stack.system.extras[victim].kill()
-        answers = await asyncio.gather(*runs)
+        runs = {
+            name: asyncio.create_task(billing_run(stack, url, month))
+            for name, url in zip(names, urls, strict=True)
+        }
+        victim = await kill_one_mid_run(stack, runs, month, chance)
+        still_running = sum(not run.done() for run in runs.values())
+        answers = await asyncio.gather(*runs.values())
         await stack.settled()
         issued = [a for a in answers if isinstance(a, dict)]
         result.figures |= {
@@ -177,7 +200,7 @@ async def run(short: bool) -> ScenarioResult:
         } | history.figures()
         result.notes.append(f"killed {victim}; answers: {answers}")
         result.require(
-            still_running > 0, "every run had finished before the kill: nothing killed mid-run"
+            victim is not None, "every run had finished before the kill: nothing killed mid-run"
         )
         usage = await check_usage(stack, history)
         usage.into(result)
