@@ -8,7 +8,6 @@ no service was restarted meanwhile.
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 import uuid
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from chaos.checks import check_rating, check_usage, services_alive
 from chaos.generator import Generator
 from chaos.infra import ChaosInfra
 from chaos.load import RetryingLoad, caught_up, progress, steady_load
-from chaos.report import ScenarioResult
+from chaos.report import ScenarioResult, seeded
 from chaos.stack import Stack, chaos_stack
 
 Component = Literal["kafka", "postgres"]
@@ -78,9 +77,7 @@ async def restarts_under_load(
 ) -> ScenarioResult:
     """The broker- or database-restart scenario: `component` stopped and started
     `plan.outages` times while events flow, no service touched, then every check."""
-    result = ScenarioResult(name, bar, "short" if short else "full")
-    seed = random.SystemRandom().randrange(1 << 30)
-    result.notes.append(f"seed {seed}")
+    result, seed = seeded(name, bar, short)
     async with chaos_stack(name) as stack:
         accounts = await stack.open_accounts(plan.accounts)
         generator = Generator([a.sid for a in accounts], f"{name}-{uuid.uuid4().hex[:8]}", seed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,15 @@ class ScenarioResult:
         """Record `failure` unless `ok`: a checker's rule, kept as data rather than an assert."""
         if not ok:
             self.failures.append(failure)
+
+
+def seeded(name: str, bar: str, short: bool) -> tuple[ScenarioResult, int]:
+    """A scenario's empty result and a fresh seed for its randomness, noted in the result, so
+    that a failing run's report says which random choices led to it."""
+    result = ScenarioResult(name, bar, "short" if short else "full")
+    seed = random.SystemRandom().randrange(1 << 30)
+    result.notes.append(f"seed {seed}")
+    return result, seed
 
 
 def write_report(results: list[ScenarioResult], directory: Path = REPORT_DIR) -> None:

@@ -27,14 +27,13 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 from tally_contracts.topics import ACCOUNT_STATE, ALL_TOPICS
 from tally_runtime.database import with_database
 from tally_runtime.http import SERVICE_TOKEN_HEADER
 from tally_runtime.kafka import ensure_topics
 from tally_runtime.settings import ServiceSettings
-from tally_testkit import move_groups_to_end
+from tally_testkit import commit_offsets, move_groups_to_end
 
 from chaos.infra import ROOT, ChaosInfra
 from tests.e2e.system import OPS_KEY, SERVICE_TOKEN, SERVICES, System, free_port
@@ -96,16 +95,6 @@ class ChaosSystem(System):
             env["TALLY_NOTIFICATIONS_SMTP_PORT"] = str(self.mail_port)
         return env
 
-    def launch(self, service: str, **extra: str) -> None:
-        """Start a service's process without waiting for it (see `start_all`)."""
-        log = (self.log_dir / f"{service}.log").open("ab")
-        self.processes[service] = subprocess.Popen(
-            [sys.executable, "-m", f"tally_{service}"],
-            env=self.environment(service, **extra),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-
     def start_all(self) -> None:
         """Every service at once, then wait for each: on two cores, starting five Python
         processes one after the other takes most of a short scenario."""
@@ -113,10 +102,6 @@ class ChaosSystem(System):
             self.launch(service)
         for service in SERVICES:
             self.wait_healthy(service)
-
-    def wait_healthy(self, service: str, timeout: float = 180.0) -> None:
-        """As System's, with more patience: on a loaded machine a restart takes a while."""
-        super().wait_healthy(service, timeout)
 
     def start_extra(self, name: str, service: str, **extra: str) -> str:
         """Another process of `service` on a port of its own (same database and group);
@@ -341,28 +326,6 @@ class Stack:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"not settled after {within} s: {await self.lags()}")
             await asyncio.sleep(1)
-
-
-async def commit_offsets(
-    bootstrap: str, group_id: str, offsets: dict[TopicPartition, int], within: float = 30.0
-) -> None:
-    """Commit `offsets` for a group from outside (it must have no member: retried meanwhile)."""
-    deadline = time.monotonic() + within
-    while True:
-        group = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False
-        )
-        await group.start()
-        try:
-            group.assign(list(offsets))
-            await group.commit(dict(offsets))
-            return
-        except KafkaError:
-            if time.monotonic() > deadline:
-                raise
-        finally:
-            await group.stop()
-        await asyncio.sleep(0.5)
 
 
 async def _all_partitions(bootstrap: str) -> list[TopicPartition]:

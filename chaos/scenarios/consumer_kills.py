@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from chaos.checks import check_rating, check_usage, services_alive
 from chaos.generator import Generator
 from chaos.history import History, send_to_kafka
-from chaos.report import ScenarioResult
+from chaos.report import ScenarioResult, seeded
 from chaos.stack import Stack, chaos_stack
 
 NAME = "consumer_kills"
@@ -61,10 +61,8 @@ async def publish(stack: Stack, history: History, generator: Generator, sizes: S
 
 async def run(short: bool) -> ScenarioResult:
     sizes = SHORT if short else FULL
-    result = ScenarioResult(NAME, BAR, "short" if short else "full")
-    seed = random.SystemRandom().randrange(1 << 30)
+    result, seed = seeded(NAME, BAR, short)
     chance = random.Random(seed)
-    result.notes.append(f"seed {seed}")
     async with chaos_stack(NAME) as stack:
         accounts = await stack.open_accounts(sizes.accounts)
         history = History()

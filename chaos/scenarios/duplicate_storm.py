@@ -21,7 +21,7 @@ from typing import Any
 from chaos.checks import check_conflicts, check_rating, check_usage, services_alive
 from chaos.generator import Generator
 from chaos.history import History, send_to_gateway, send_to_kafka
-from chaos.report import ScenarioResult
+from chaos.report import ScenarioResult, seeded
 from chaos.stack import Account, Stack, chaos_stack
 
 NAME = "duplicate_storm"
@@ -92,10 +92,8 @@ async def storm_receipt(stack: Stack, sid: str, event_id: str) -> dict[str, obje
 
 async def run(short: bool) -> ScenarioResult:
     sizes = SHORT if short else FULL
-    result = ScenarioResult(NAME, BAR, "short" if short else "full")
-    seed = random.SystemRandom().randrange(1 << 30)
+    result, seed = seeded(NAME, BAR, short)
     chance = random.Random(seed)
-    result.notes.append(f"seed {seed}")
     async with chaos_stack(NAME) as stack:
         accounts = await stack.open_accounts(sizes.accounts)
         by_sid = {a.sid: a for a in accounts}

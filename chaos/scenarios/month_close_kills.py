@@ -25,7 +25,7 @@ import httpx
 from chaos.checks import Check, check_rating, check_usage, services_alive
 from chaos.generator import Generator
 from chaos.history import History, price, send_to_kafka
-from chaos.report import ScenarioResult
+from chaos.report import ScenarioResult, seeded
 from chaos.stack import Stack, chaos_stack
 
 NAME = "month_close_kills"
@@ -157,10 +157,8 @@ async def check_invoices(
 
 async def run(short: bool) -> ScenarioResult:
     sizes = SHORT if short else FULL
-    result = ScenarioResult(NAME, BAR, "short" if short else "full")
-    seed = random.SystemRandom().randrange(1 << 30)
+    result, seed = seeded(NAME, BAR, short)
     chance = random.Random(seed)
-    result.notes.append(f"seed {seed}")
     month, mid_month = previous_month()
     async with chaos_stack(NAME) as stack:
         accounts = await stack.open_accounts(sizes.accounts)

@@ -17,7 +17,6 @@ does not have (see docs/reliability.md).
 from __future__ import annotations
 
 import asyncio
-import random
 import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
@@ -26,7 +25,7 @@ from chaos.faults import check_after_faults, processes
 from chaos.generator import Generator
 from chaos.load import caught_up, progress, steady_load
 from chaos.proxy import Proxy, toxiproxy
-from chaos.report import ScenarioResult
+from chaos.report import ScenarioResult, seeded
 from chaos.stack import Stack, chaos_stack, log_dir_of
 
 NAME = "network_fault"
@@ -109,9 +108,7 @@ async def fault_round(proxy: Proxy, plan: Plan) -> None:
 
 async def run(short: bool) -> ScenarioResult:
     plan = SHORT if short else FULL
-    result = ScenarioResult(NAME, BAR, "short" if short else "full")
-    seed = random.SystemRandom().randrange(1 << 30)
-    result.notes.append(f"seed {seed}")
+    result, seed = seeded(NAME, BAR, short)
     async with (
         chaos_stack(NAME) as stack,
         toxiproxy(log_dir_of(stack) / "toxiproxy.log") as proxies,

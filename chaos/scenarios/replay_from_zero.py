@@ -12,7 +12,6 @@ and the notification log must be exactly as before.
 from __future__ import annotations
 
 import asyncio
-import random
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -29,7 +28,7 @@ from chaos.checks import (
 )
 from chaos.generator import Generator
 from chaos.history import History, send_to_kafka
-from chaos.report import ScenarioResult
+from chaos.report import ScenarioResult, seeded
 from chaos.stack import Stack, chaos_stack
 from tests.e2e.soak import known_to_invoicing, switch_to_invoiced
 
@@ -65,9 +64,7 @@ async def switch(stack: Stack, sids: list[str]) -> None:
 
 async def run(short: bool) -> ScenarioResult:
     sizes = SHORT if short else FULL
-    result = ScenarioResult(NAME, BAR, "short" if short else "full")
-    seed = random.SystemRandom().randrange(1 << 30)
-    result.notes.append(f"seed {seed}")
+    result, seed = seeded(NAME, BAR, short)
     result.notes.append("offset 0 = where this run's groups began (the infra is shared by runs)")
     async with chaos_stack(NAME) as stack:
         accounts = await stack.open_accounts(sizes.accounts)

@@ -101,6 +101,11 @@ class System:
 
     def start(self, service: str, **extra: str) -> None:
         """Start one service as its own process and wait until it answers /health."""
+        self.launch(service, **extra)
+        self.wait_healthy(service)
+
+    def launch(self, service: str, **extra: str) -> None:
+        """Start a service's process without waiting for it."""
         log = (self.log_dir / f"{service}.log").open("ab")
         self.processes[service] = subprocess.Popen(
             [sys.executable, "-m", f"tally_{service}"],
@@ -108,9 +113,10 @@ class System:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        self.wait_healthy(service)
 
-    def wait_healthy(self, service: str, timeout: float = 60.0) -> None:
+    def wait_healthy(self, service: str, timeout: float = 180.0) -> None:
+        # Generous: on a loaded two-core machine importing a service alone took 20 s; a service
+        # that dies on start is seen at once (its process has exited), not after the wait.
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             process = self.processes[service]

@@ -9,8 +9,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 from tally_contracts.errors import FieldError
@@ -19,7 +18,7 @@ from tally_sdk.acks import Ack, AckStatus
 from tally_sdk.errors import TallyApiError, TallyUnavailable
 from tally_sdk.events import EventInput, batches, check_events, encode_event
 from tally_sdk.retry import RetryPolicy
-from tally_sdk.transport import Gateway
+from tally_sdk.transport import Gateway, GatewayClient
 
 MAX_EVENTS_PER_REQUEST = 1000
 """CONTRACTS.md §3: `POST /v1/Accounts/{sid}/Usage` takes 1 to 1,000 events (more is a 413)."""
@@ -39,7 +38,7 @@ class Receipt:
     reason: str | None = None
 
 
-class UsageClient:
+class UsageClient(GatewayClient):
     """Sends an account's usage over HTTP and reads back what became of it.
 
     Authenticate with the account's auth token, or with one of its API keys
@@ -70,20 +69,6 @@ class UsageClient:
             timeout=timeout,
             transport=transport,
         )
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._gateway.aclose()
 
     @property
     def _account(self) -> str:

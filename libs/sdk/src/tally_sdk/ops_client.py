@@ -1,19 +1,18 @@
 """`OpsClient`: the gateway's ops endpoints (CONTRACTS.md §3, Ops), with the ops key."""
 
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
 from tally_sdk.retry import NO_RETRIES, RetryPolicy
-from tally_sdk.transport import Gateway
+from tally_sdk.transport import Gateway, GatewayClient
 
 BILLING_RUN_SECONDS = 660.0
 """A billing run may take minutes (the gateway waits up to 600 s for it)."""
 
 
-class OpsClient:
+class OpsClient(GatewayClient):
     """Runs snapshots and billing runs, lists and replays parked records.
 
     Runs are not retried by default: each is idempotent, but a run that timed out may still be
@@ -36,20 +35,6 @@ class OpsClient:
             timeout=timeout,
             transport=transport,
         )
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._gateway.aclose()
 
     async def usage_snapshots(self, as_of: datetime) -> dict[str, Any]:
         """Every account's usage snapshot due at `as_of` (an aware instant): `{snapshots}`."""

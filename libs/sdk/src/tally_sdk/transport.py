@@ -2,7 +2,8 @@
 
 import asyncio
 import json
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import httpx
 
@@ -94,3 +95,23 @@ def problem_of(response: httpx.Response) -> TallyApiError:
     if not isinstance(body, dict):
         body = {"title": response.reason_phrase, "detail": response.text[:500] or None}
     return TallyApiError(response.status_code, body)
+
+
+class GatewayClient:
+    """What the SDK's HTTP clients share: a `Gateway` they own, closed on leaving `async with`."""
+
+    _gateway: Gateway
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._gateway.aclose()

@@ -201,7 +201,7 @@ async def commit_groups_at_end(
     finally:
         await probe.stop()
     for group_id in groups:
-        await _commit(bootstrap, group_id, ends, within)
+        await commit_offsets(bootstrap, group_id, ends, within)
 
 
 async def move_groups_to_end(
@@ -238,9 +238,10 @@ async def group_exists(bootstrap: str, group: str) -> bool:
         await admin.close()
 
 
-async def _commit(
-    bootstrap: str, group_id: str, offsets: dict[TopicPartition, int], within: float
+async def commit_offsets(
+    bootstrap: str, group_id: str, offsets: dict[TopicPartition, int], within: float = 30.0
 ) -> None:
+    """Commit `offsets` for a group from outside (it must have no member: retried meanwhile)."""
     deadline = time.monotonic() + within
     while True:
         group = AIOKafkaConsumer(

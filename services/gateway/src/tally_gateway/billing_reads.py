@@ -7,6 +7,7 @@ and the invoices: the gateway asks each for its part and puts them side by side.
 import asyncio
 from datetime import datetime
 
+from starlette.responses import Response
 from tally_runtime.problems import ProblemError
 
 from tally_gateway.schemas_money import (
@@ -39,14 +40,18 @@ async def invoice(sid: str, invoice_id: str, *, invoicing: ServiceClient) -> Inv
     return found
 
 
-async def invoice_pdf(sid: str, invoice_id: str, *, invoicing: ServiceClient) -> bytes:
-    """The PDF of one of the account's invoices, as invoicing rendered it."""
+async def invoice_pdf(sid: str, invoice_id: str, *, invoicing: ServiceClient) -> Response:
+    """The PDF of one of the account's invoices, as invoicing rendered it, shown inline."""
     response = await invoicing.send("GET", f"/accounts/{sid}/invoices/{invoice_id}/pdf")
     if response.status_code == 404:
         raise invoice_not_found(invoice_id)
     if response.is_client_error:
         raise relayed(response)
-    return response.content
+    return Response(
+        response.content,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{invoice_id}.pdf"'},
+    )
 
 
 async def billing_page(

@@ -6,6 +6,8 @@ here, in `public_receipt`.
 
 from datetime import datetime
 
+from starlette.responses import Response
+
 from tally_gateway.schemas_usage import (
     NumberUsageReport,
     Receipt,
@@ -71,10 +73,16 @@ async def number_usage_report(
     )
 
 
-async def number_usage_csv(sid: str, month: str | None, *, usage: ServiceClient) -> bytes:
-    """The account's number usage report for `month`, as the usage service wrote it in CSV."""
+async def number_usage_csv(sid: str, month: str | None, *, usage: ServiceClient) -> Response:
+    """The account's number usage report for `month`, as the usage service wrote it in CSV,
+    sent as a download."""
     params = {"format": "csv"} | ({"month": month} if month else {})
     response = await usage.send("GET", f"/accounts/{sid}/number-usage-report", params=params)
     if response.is_client_error:
         raise relayed(response)
-    return response.content
+    name = f"number-usage-{month}.csv" if month else "number-usage.csv"
+    return Response(
+        response.content,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -49,12 +49,7 @@ async def invoice_pdf(
     sid: OwnAccountSid, invoice_id: InvoiceId, invoicing: InvoicingService
 ) -> Response:
     """One of the caller's invoices as a PDF."""
-    content = await billing_reads.invoice_pdf(sid, invoice_id, invoicing=invoicing)
-    return Response(
-        content,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{invoice_id}.pdf"'},
-    )
+    return await billing_reads.invoice_pdf(sid, invoice_id, invoicing=invoicing)
 
 
 @router.get(

@@ -55,11 +55,5 @@ async def number_usage_report(
 ) -> Response | NumberUsageReport:
     """The caller's number usage report for a local month."""
     if format == "csv":
-        content = await usage_reads.number_usage_csv(sid, month, usage=usage)
-        name = f"number-usage-{month}.csv" if month else "number-usage.csv"
-        return Response(
-            content,
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
+        return await usage_reads.number_usage_csv(sid, month, usage=usage)
     return await usage_reads.number_usage_report(sid, month, usage=usage)

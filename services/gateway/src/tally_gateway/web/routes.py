@@ -104,24 +104,13 @@ async def invoice_pdf(
     sid: SignedInSid, invoice_id: InvoiceId, invoicing: InvoicingService
 ) -> Response:
     """One of the account's invoices as a PDF; another account's is a 404, like none."""
-    content = await billing_reads.invoice_pdf(sid, invoice_id, invoicing=invoicing)
-    return Response(
-        content,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{invoice_id}.pdf"'},
-    )
+    return await billing_reads.invoice_pdf(sid, invoice_id, invoicing=invoicing)
 
 
 @router.get("/number-usage.csv")
 async def number_usage_csv(sid: SignedInSid, usage: UsageService, month: Month = None) -> Response:
     """The number usage report of a local month as CSV, built now."""
-    content = await usage_reads.number_usage_csv(sid, month, usage=usage)
-    name = f"number-usage-{month}.csv" if month else "number-usage.csv"
-    return Response(
-        content,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return await usage_reads.number_usage_csv(sid, month, usage=usage)
 
 
 async def page(
