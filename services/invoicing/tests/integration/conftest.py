@@ -5,6 +5,7 @@ Kafka plumbing (`producer`, `publish`, `tail`) comes from the tally_testkit plug
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -16,6 +17,8 @@ from tally_invoicing.app import create_app
 from tally_invoicing.config import InvoicingSettings
 from tally_runtime.http import SERVICE_TOKEN_HEADER
 from tally_testkit import NewDatabase, commit_groups_at_end, wait_committed
+
+from .month_close_support import MovableClock
 
 SERVICE_TOKEN = "invoicing-tests-service-token"
 
@@ -70,3 +73,16 @@ def wait_consumed(
 ) -> Callable[[Any], Awaitable[None]]:
     """Wait until the service's consumer group has committed past a published record."""
     return lambda sent: wait_committed(kafka_bootstrap, settings.consumer_group, sent)
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest.fixture
+async def closing_settings(settings: InvoicingSettings) -> InvoicingSettings:
+    """No grace window and no scheduler: each test runs billing when it says so."""
+    return settings.model_copy(
+        update={"month_close_grace": timedelta(0), "scheduler_enabled": False}
+    )

@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -26,18 +26,6 @@ from .month_close_support import (
 )
 
 OCTOBER = datetime(2026, 10, 15, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def clock() -> MovableClock:
-    return MovableClock()
-
-
-@pytest.fixture
-async def closing_settings(settings: InvoicingSettings) -> InvoicingSettings:
-    return settings.model_copy(
-        update={"month_close_grace": timedelta(0), "scheduler_enabled": False}
-    )
 
 
 @pytest.fixture

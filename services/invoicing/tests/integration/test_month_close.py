@@ -38,19 +38,6 @@ OCTOBER = datetime(2026, 10, 15, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def clock() -> MovableClock:
-    return MovableClock()
-
-
-@pytest.fixture
-async def closing_settings(settings: InvoicingSettings) -> InvoicingSettings:
-    """No grace window and no scheduler: each test runs billing when it says so."""
-    return settings.model_copy(
-        update={"month_close_grace": timedelta(0), "scheduler_enabled": False}
-    )
-
-
-@pytest.fixture
 async def service(
     closing_settings: InvoicingSettings, clock: MovableClock
 ) -> AsyncIterator[FastAPI]:

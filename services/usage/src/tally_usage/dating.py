@@ -13,7 +13,8 @@ from decimal import Decimal
 from tally_contracts.periods import ZoneSpan, date_instant
 from tally_contracts.usage import UsageCategory, UsageRecorded
 
-from tally_usage.domain import AcceptedUsage, usage_recorded
+from tally_usage.domain import AcceptedUsage
+from tally_usage.published import usage_recorded
 
 CALL_CATEGORIES = frozenset({UsageCategory.CALLS_INBOUND, UsageCategory.CALLS_OUTBOUND})
 

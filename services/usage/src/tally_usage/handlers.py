@@ -25,11 +25,10 @@ from tally_usage.domain import (
     RawUsageMessage,
     StoredUsage,
     classify_repeat,
-    conflict_letter,
-    dead_letter,
     sort_batch,
     stored_as,
 )
+from tally_usage.published import conflict_letter, dead_letter
 from tally_usage.receipts import (
     CategoryTotal,
     EventHistory,

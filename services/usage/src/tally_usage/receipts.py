@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from tally_contracts.errors import FieldError
 
-from tally_usage.domain import conflict_error
+from tally_usage.published import conflict_error
 
 
 class ReceiptStatus(StrEnum):

@@ -17,12 +17,11 @@ from tally_usage.domain import (
     StoredUsage,
     canonical_payload,
     classify_repeat,
-    dead_letter,
     payload_hash,
     sort_batch,
-    usage_recorded,
     validate_usage,
 )
+from tally_usage.published import dead_letter, usage_recorded
 from tally_usage.receipts import (
     EventHistory,
     ReceiptStatus,
