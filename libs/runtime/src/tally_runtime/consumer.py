@@ -226,10 +226,6 @@ class BatchConsumer:
                 )
         if applied.published:
             self._on_commit()
-            # Let the woken relay issue its read now: the next batch's first stretch of Python
-            # work (decoding thousands of records) would otherwise hold it back, and with it
-            # every event this commit published (the latency notifications see).
-            await asyncio.sleep(0)
 
     async def _retry_or_park(
         self,

@@ -1,8 +1,10 @@
 """Start and stop a service's infrastructure in the right order, for its composition root."""
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
@@ -61,6 +63,76 @@ async def _supervised(name: str, run: Callable[[], Awaitable[None]]) -> None:
             await asyncio.sleep(RESTART_DELAY_SECONDS)
 
 
+class RelayThread:
+    """The outbox relay on a thread of its own: its own event loop, pool and producer.
+
+    On the consumer's event loop the relay ran only between the consumer's awaits, and a
+    batch's decoding and rating is hundreds of milliseconds of Python without one: every event
+    a commit published waited that long for Kafka (most of `notification_decision_p99_ms` in
+    docs/performance.md). On a thread, the interpreter hands it the GIL within its switch
+    interval (5 ms) whenever it has something to do. It shares nothing with the consumer but
+    the database, which it reads through connections of its own.
+    """
+
+    def __init__(self, service_name: str, settings: ServiceSettings) -> None:
+        self._service_name = service_name
+        self._settings = settings
+        self._ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._relay: OutboxRelay | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._thread = threading.Thread(
+            target=asyncio.run, args=(self._main(),), name=f"{service_name}-outbox-relay"
+        )
+
+    async def start(self) -> None:
+        """Start the thread; returns once its pool and producer are up (or raises why not)."""
+        self._thread.start()
+        await asyncio.wrap_future(self._ready)
+
+    def wake(self) -> None:
+        """Something was committed to the outbox (called from the consumer's thread)."""
+        if self._loop is not None and self._relay is not None:
+            self._loop.call_soon_threadsafe(self._relay.wake)
+
+    async def stop(self) -> None:
+        """Cancel the relay, stop its producer and pool, and wait for the thread to end."""
+        if self._loop is not None and self._task is not None:
+            self._loop.call_soon_threadsafe(self._task.cancel)
+        if self._thread.is_alive():
+            await asyncio.to_thread(self._thread.join)
+
+    async def _main(self) -> None:
+        try:
+            pool = await create_pool(self._settings.database_url, max_size=2)
+            producer = await started_producer(self._service_name, self._settings)
+        except BaseException as error:
+            self._ready.set_exception(error)
+            return
+        self._loop = asyncio.get_running_loop()
+        self._relay = OutboxRelay(
+            pool,
+            producer,
+            new_producer=lambda: started_producer(self._service_name, self._settings),
+        )
+        self._task = asyncio.create_task(_supervised("outbox relay", self._relay.run))
+        self._ready.set_result(None)
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass  # stop() cancelled it: the normal end
+        finally:
+            await self._relay.producer.stop()
+            await pool.close()
+
+
+async def started_producer(service_name: str, settings: ServiceSettings) -> AIOKafkaProducer:
+    """The service's idempotent producer, started (waiting for Kafka if it is not up yet)."""
+    producer = make_producer(service_name, settings)
+    await with_backoff(STARTUP_WAIT_SECONDS)(producer.start)()
+    return producer
+
+
 @contextlib.asynccontextmanager
 async def running_engine(
     service_name: str,
@@ -73,14 +145,9 @@ async def running_engine(
 ) -> AsyncIterator[None]:
     """Topics created, the outbox relayed, the subscriptions' batches consumed, jobs run."""
     await with_backoff(STARTUP_WAIT_SECONDS)(ensure_topics)(settings, ALL_TOPICS)
-
-    async def started_producer() -> AIOKafkaProducer:
-        producer = make_producer(service_name, settings)
-        await with_backoff(STARTUP_WAIT_SECONDS)(producer.start)()
-        return producer
-
-    relay = OutboxRelay(pool, await started_producer(), new_producer=started_producer)
-    loops = [asyncio.create_task(_supervised("outbox relay", relay.run))]
+    relay = RelayThread(service_name, settings)
+    await relay.start()
+    loops = []
     if subscriptions:
         consumer = BatchConsumer(settings, pool, subscriptions, clock=clock, on_commit=relay.wake)
         loops.append(asyncio.create_task(_supervised("batch consumer", consumer.run)))
@@ -91,7 +158,7 @@ async def running_engine(
         for loop in loops:
             loop.cancel()
         await asyncio.gather(*loops, return_exceptions=True)
-        await relay.producer.stop()
+        await relay.stop()
         _flush_spans()
 
 
