@@ -5,13 +5,31 @@ import logging
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError, for_code
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    OutOfOrderSequenceNumber,
+    TopicAlreadyExistsError,
+    UnknownProducerId,
+    for_code,
+)
 from aiokafka.partitioner import DefaultPartitioner, murmur2
 from tally_contracts.topics import TopicSpec
 
 from tally_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+PRODUCER_OUT_OF_STEP = (
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+)
+"""An idempotent producer whose sequence numbers the broker no longer accepts (seen after a
+broker restart: OutOfOrderSequenceNumber on every send, forever). aiokafka does not reset them
+by itself (the Java client bumps its epoch); a new producer, with a new producer id, starts
+its sequences afresh. Whoever holds a producer replaces it on these."""
 
 
 @functools.lru_cache(maxsize=100_000)

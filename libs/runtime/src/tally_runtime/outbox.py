@@ -10,19 +10,13 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.errors import (
-    InvalidProducerEpoch,
-    InvalidProducerIdMapping,
-    OutOfOrderSequenceNumber,
-    UnknownProducerId,
-)
 from aiokafka.producer.message_accumulator import BatchBuilder
 from opentelemetry import propagate, trace
 from pydantic import BaseModel
 
 from tally_runtime.batch_tracing import traceparent_of
 from tally_runtime.database import Connection
-from tally_runtime.kafka import partition_by_key
+from tally_runtime.kafka import PRODUCER_OUT_OF_STEP, partition_by_key
 from tally_runtime.metrics import record_published
 from tally_runtime.records import TRACEPARENT, is_sampled
 
@@ -30,15 +24,6 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 _CONTENT_TYPE = ("content-type", b"application/json")
-# An idempotent producer whose sequence numbers the broker no longer accepts (seen after a
-# broker restart: OutOfOrderSequenceNumber on every send, forever). aiokafka does not reset
-# them by itself; a new producer, with a new producer id, starts its sequences afresh.
-_PRODUCER_OUT_OF_STEP = (
-    OutOfOrderSequenceNumber,
-    UnknownProducerId,
-    InvalidProducerEpoch,
-    InvalidProducerIdMapping,
-)
 _RELAY_LOCK = 0x7A11_0B0C  # an arbitrary advisory-lock key that means "the outbox relay"
 _COLUMNS = ["topic", "key", "payload", "traceparent"]
 
@@ -133,7 +118,7 @@ class OutboxRelay:
                 # The rows stay and the next round retries them. Only cancellation may end
                 # the relay, or the service would go on committing events nobody publishes.
                 log.exception("outbox relay will retry")
-                if isinstance(error, _PRODUCER_OUT_OF_STEP):
+                if isinstance(error, PRODUCER_OUT_OF_STEP):
                     await self._replace_producer()
                 await asyncio.sleep(1.0)
 

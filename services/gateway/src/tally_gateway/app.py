@@ -24,7 +24,7 @@ from tally_gateway.idempotency import install_idempotency
 from tally_gateway.limits import LimitBodySize
 from tally_gateway.rate_limits import RateLimits
 from tally_gateway.upstream import ServiceClient
-from tally_gateway.usage_producer import UsagePublisher, running_producer
+from tally_gateway.usage_producer import UsagePublisher, running_producers
 from tally_gateway.web import install as install_billing_page
 
 SERVICE = "gateway"
@@ -40,12 +40,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with (
             migrated_database(settings, MIGRATIONS) as pool,
-            running_producer(settings) as producer,
+            running_producers(settings) as producers,
             contextlib.AsyncExitStack() as upstreams,
         ):
             app.state.pool = pool
             app.state.usage_publisher = UsagePublisher(
-                producer, provider.get_tracer(__name__), ack_timeout=settings.ack_timeout_seconds
+                producers, provider.get_tracer(__name__), ack_timeout=settings.ack_timeout_seconds
             )
             http = {
                 name: await upstreams.enter_async_context(_upstream_http(url, settings, provider))

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -11,10 +12,12 @@ from opentelemetry import propagate
 from opentelemetry.trace import SpanKind, Tracer
 from opentelemetry.util.types import AttributeValue
 from tally_contracts.topics import ALL_TOPICS, USAGE_EVENTS
-from tally_runtime.kafka import ensure_topics, partition_by_key
+from tally_runtime.kafka import PRODUCER_OUT_OF_STEP, ensure_topics, partition_by_key
 from tally_runtime.retries import with_backoff
 
 from tally_gateway.config import Settings
+
+log = logging.getLogger(__name__)
 
 STARTUP_WAIT_SECONDS = 60.0
 """How long a starting gateway waits for Kafka (containers start in any order)."""
@@ -35,10 +38,44 @@ class NotAcknowledged(Exception):
     """Kafka did not acknowledge every record of a request in time; some may still land."""
 
 
-@contextlib.asynccontextmanager
-async def running_producer(settings: Settings) -> AsyncIterator[AIOKafkaProducer]:
-    """The gateway's producer, started once Kafka answers and the usage topic exists."""
-    await with_backoff(STARTUP_WAIT_SECONDS)(ensure_topics)(settings, _USAGE_TOPIC)
+class Producers:
+    """The gateway's producer, and a new one in its place when the broker stops accepting it.
+
+    After a broker restart an idempotent producer can be refused on every send, for ever
+    (`PRODUCER_OUT_OF_STEP`); without a new one every usage request would answer 503 until
+    the gateway restarted.
+    """
+
+    def __init__(self, settings: Settings, producer: AIOKafkaProducer) -> None:
+        self._settings = settings
+        self._current = producer
+        self._replacing = asyncio.Lock()
+        self.replaced = 0
+
+    @classmethod
+    async def started(cls, settings: Settings) -> "Producers":
+        return cls(settings, await _started_producer(settings))
+
+    @property
+    def current(self) -> AIOKafkaProducer:
+        return self._current
+
+    async def replace(self, stale: AIOKafkaProducer) -> None:
+        """Put a new producer in place of `stale`, unless a concurrent request already has."""
+        async with self._replacing:
+            if self._current is not stale:
+                return
+            self._current = await _started_producer(self._settings)
+            self.replaced += 1
+        log.warning("usage producer replaced (the broker refused the old one's sequences)")
+        with contextlib.suppress(Exception):
+            await stale.stop()
+
+    async def stop(self) -> None:
+        await self._current.stop()
+
+
+async def _started_producer(settings: Settings) -> AIOKafkaProducer:
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
         client_id="tally-gateway",
@@ -52,17 +89,25 @@ async def running_producer(settings: Settings) -> AsyncIterator[AIOKafkaProducer
         max_batch_size=512 * 1024,
     )
     await with_backoff(STARTUP_WAIT_SECONDS)(producer.start)()
+    return producer
+
+
+@contextlib.asynccontextmanager
+async def running_producers(settings: Settings) -> AsyncIterator[Producers]:
+    """The gateway's producer, started once Kafka answers and the usage topic exists."""
+    await with_backoff(STARTUP_WAIT_SECONDS)(ensure_topics)(settings, _USAGE_TOPIC)
+    producers = await Producers.started(settings)
     try:
-        yield producer
+        yield producers
     finally:
-        await producer.stop()
+        await producers.stop()
 
 
 class UsagePublisher:
     """Publishes the accepted events of one request to `usage.events.v1` as one keyed batch."""
 
-    def __init__(self, producer: AIOKafkaProducer, tracer: Tracer, *, ack_timeout: float) -> None:
-        self._producer = producer
+    def __init__(self, producers: Producers, tracer: Tracer, *, ack_timeout: float) -> None:
+        self._producers = producers
         self._tracer = tracer
         self._ack_timeout = ack_timeout
 
@@ -81,17 +126,21 @@ class UsagePublisher:
         with self._tracer.start_as_current_span(
             f"{USAGE_EVENTS} publish", kind=SpanKind.PRODUCER, attributes=attributes
         ):
+            producer = self._producers.current
             try:
                 # With idempotence the client retries forever; the caller is told in time.
                 async with asyncio.timeout(self._ack_timeout):
-                    await asyncio.gather(*await self._send(account_sid.encode(), values))
+                    await asyncio.gather(*await self._send(producer, account_sid.encode(), values))
             except (KafkaError, TimeoutError) as error:
+                if isinstance(error, PRODUCER_OUT_OF_STEP):
+                    await self._producers.replace(producer)  # the client's retry gets the new one
                 raise NotAcknowledged(f"{len(values)} records to {USAGE_EVENTS}") from error
 
-    async def _send(self, key: bytes, values: Sequence[bytes]) -> list[asyncio.Future[Any]]:
+    async def _send(
+        self, producer: AIOKafkaProducer, key: bytes, values: Sequence[bytes]
+    ) -> list[asyncio.Future[Any]]:
         # One key, so one partition: the records go in record batches built here, not one
         # `send` each, which would hash the key and look up metadata for every record.
-        producer = self._producer
         partitions = sorted(await producer.partitions_for(USAGE_EVENTS))
         partition = partition_by_key(key, partitions, partitions)  # as every producer's
         headers = _headers_of_current_span()
