@@ -84,8 +84,15 @@ async def restarts_under_load(
         before = processes(stack)
         outages: list[Outage] = []
         resumed: list[float] = []
+        # A fifth of the accounts send through the gateway, whose own producer rides it too.
+        through_gateway = {a.sid: a.auth for a in accounts[::5]}
         async with steady_load(
-            stack, generator, plan.rate, warm_up_s=plan.between_s, after_s=plan.after_s
+            stack,
+            generator,
+            plan.rate,
+            warm_up_s=plan.between_s,
+            after_s=plan.after_s,
+            through_gateway=through_gateway,
         ) as load:
             for index in range(plan.outages):
                 if index:
@@ -94,10 +101,17 @@ async def restarts_under_load(
                 resumed.append(await caught_up(stack, load.history))
                 progress(f"usage caught up {resumed[-1]:.1f} s after {component} came back")
             acknowledged_before_last = len(load.history.acknowledged)
+            through_gateway_before_last = load.gateway_acknowledged
         after_last = len(load.history.acknowledged) - acknowledged_before_last
+        gateway_after_last = load.gateway_acknowledged - through_gateway_before_last
         result.figures |= {"accounts": len(accounts)} | outage_figures(outages, resumed)
         result.figures["acknowledged_after_last_outage"] = after_last
+        result.figures["acknowledged_through_gateway_after_last_outage"] = gateway_after_last
         result.require(after_last > 0, "no event was acknowledged after the last outage")
+        result.require(
+            gateway_after_last > 0, "the gateway acknowledged no event after the last outage"
+        )
+        result.require(load.gateway_refused == 0, "the gateway refused valid events")
         await check_after_faults(stack, load, result, before)
     return result
 

@@ -217,9 +217,20 @@ async def send_to_gateway(
     events: list[dict[str, Any]],
 ) -> httpx.Response | None:
     """POST the events to `/v1/Accounts/{sid}/Usage` with the account's credentials and record
-    each outcome: 202 acknowledges every event not listed as rejected; a 4xx acknowledges none
-    (nothing was stored); a 5xx or a broken connection leaves them indeterminate. Retries 429.
-    Returns the last answer (None when no answer came)."""
+    each outcome (`post_to_gateway`). Returns the last answer (None when no answer came)."""
+    answer, acked = await post_to_gateway(http, gateway, auth, events)
+    for event, ok in zip(events, acked, strict=True):
+        if ok is not None:
+            history.record(event, acked=ok)
+    return answer
+
+
+async def post_to_gateway(
+    http: httpx.AsyncClient, gateway: str, auth: tuple[str, str], events: list[dict[str, Any]]
+) -> tuple[httpx.Response | None, list[bool | None]]:
+    """POST the events to `/v1/Accounts/{sid}/Usage`, retrying 429; each event's outcome:
+    True when a 202 did not list it as rejected; False (indeterminate) on a 5xx, a 429 to the
+    end or a broken connection; None when refused (a 4xx, or listed as rejected: not stored)."""
     url = f"{gateway}/v1/Accounts/{auth[0]}/Usage"
     answer: httpx.Response | None = None
     for _ in range(60):
@@ -232,11 +243,8 @@ async def send_to_gateway(
             break
         await asyncio.sleep(float(answer.headers.get("Retry-After", "0.5")))
     if answer is None or answer.status_code >= 500 or answer.status_code == 429:
-        for event in events:
-            history.record(event, acked=False)
-    elif answer.status_code == 202:
-        refused = {int(item["index"]) for item in answer.json().get("rejected", [])}
-        for index, event in enumerate(events):
-            if index not in refused:
-                history.record(event, acked=True)
-    return answer
+        return answer, [False] * len(events)
+    if answer.status_code != 202:
+        return answer, [None] * len(events)
+    refused = {int(item["index"]) for item in answer.json().get("rejected", [])}
+    return answer, [None if index in refused else True for index in range(len(events))]

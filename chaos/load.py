@@ -1,7 +1,9 @@
 """A producer that keeps going through an outage: events at a steady rate, and every send that
 was not acknowledged sent again with the same id and payload until it is, as CONTRACTS.md §1
 asks of a producer. Each try is recorded in the history (`chaos.history`), so the checkers
-know what was acknowledged and what may or may not have been stored.
+know what was acknowledged and what may or may not have been stored. Some accounts' events
+can go through the gateway's HTTP API instead of straight to Kafka, so the gateway's own
+producer rides the fault too.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from aiokafka import AIOKafkaProducer
 from tally_contracts.topics import USAGE_EVENTS
 
 from chaos.generator import Generator
-from chaos.history import HEADERS, History, encoded
+from chaos.history import HEADERS, History, encoded, post_to_gateway
 from chaos.stack import Stack
 
 TICK_SECONDS = 0.5
@@ -57,10 +59,15 @@ class RetryingLoad:
     history: History
     generator: Generator
     rate: int
+    through_gateway: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Accounts whose events are POSTed to the gateway (SID -> credentials), not sent to Kafka."""
     producer: AIOKafkaProducer | None = None
     unacknowledged: list[dict[str, Any]] = field(default_factory=list)
     resends: int = 0
     producers_replaced: int = 0
+    gateway_acknowledged: int = 0
+    gateway_refused: int = 0
+    """Events the gateway refused (a 4xx, or rejected): none should be, the load is valid."""
     longest_unacknowledged_s: float = 0.0
     """The longest a producer waited for an event's ack, retries included: the outage as a
     producer saw it."""
@@ -107,9 +114,14 @@ class RetryingLoad:
         for event in new:
             self._first_try[(event["account_sid"], event["event_id"])] = now
         batch = retried + new
-        acked = await self._publish(batch)
+        posted = [e for e in batch if e["account_sid"] in self.through_gateway]
+        sent = [e for e in batch if e["account_sid"] not in self.through_gateway]
+        acked_sent, acked_posted = await asyncio.gather(self._publish(sent), self._post(posted))
         answered = time.monotonic()
-        for event, ok in zip(batch, acked, strict=True):
+        for event, ok in zip(sent + posted, acked_sent + acked_posted, strict=True):
+            if ok is None:  # refused, so not stored: nothing to record or retry
+                self.gateway_refused += 1
+                continue
             self.history.record(event, ok)
             if ok:
                 key = (event["account_sid"], event["event_id"])
@@ -118,8 +130,10 @@ class RetryingLoad:
             else:
                 self.unacknowledged.append(event)
 
-    async def _publish(self, batch: list[dict[str, Any]]) -> list[bool]:
+    async def _publish(self, batch: list[dict[str, Any]]) -> list[bool | None]:
         """Send `batch` keyed by account (CONTRACTS.md §1); which sends were acknowledged."""
+        if not batch:
+            return []
         producer = await self._producer()
         if producer is None:
             return [False] * len(batch)
@@ -148,6 +162,28 @@ class RetryingLoad:
             for f in futures
         ]
 
+    async def _post(self, batch: list[dict[str, Any]]) -> list[bool | None]:
+        """POST each account's events of `batch` to the gateway, all at once; each outcome."""
+        by_sid: dict[str, list[dict[str, Any]]] = {}
+        for event in batch:
+            by_sid.setdefault(event["account_sid"], []).append(event)
+        gateway = self.stack.url("gateway")
+        answers = await asyncio.gather(
+            *(
+                post_to_gateway(self.stack.http, gateway, self.through_gateway[sid], events)
+                for sid, events in by_sid.items()
+            )
+        )
+        outcomes = dict(
+            zip(
+                ((e["account_sid"], e["event_id"]) for events in by_sid.values() for e in events),
+                (ok for _, acked in answers for ok in acked),
+                strict=True,
+            )
+        )
+        self.gateway_acknowledged += sum(1 for ok in outcomes.values() if ok)
+        return [outcomes[(e["account_sid"], e["event_id"])] for e in batch]
+
     async def _producer(self) -> AIOKafkaProducer | None:
         """The current producer, started if need be; None while the broker is unreachable."""
         if self.producer is None:
@@ -168,6 +204,8 @@ class RetryingLoad:
             "rate_events_per_s": self.rate,
             "resends": self.resends,
             "producers_replaced": self.producers_replaced,
+            "acknowledged_through_gateway": self.gateway_acknowledged,
+            "refused_by_gateway": self.gateway_refused,
             "longest_wait_for_an_ack_s": round(self.longest_unacknowledged_s, 1),
         }
 
@@ -208,11 +246,17 @@ async def caught_up(stack: Stack, history: History, within: float = 300.0) -> fl
 
 @contextlib.asynccontextmanager
 async def steady_load(
-    stack: Stack, generator: Generator, rate: int, *, warm_up_s: float, after_s: float
+    stack: Stack,
+    generator: Generator,
+    rate: int,
+    *,
+    warm_up_s: float,
+    after_s: float,
+    through_gateway: dict[str, tuple[str, str]] | None = None,
 ) -> AsyncIterator[RetryingLoad]:
     """Events flowing at `rate` for `warm_up_s` before the body (the faults) and `after_s`
     after it; on exit every event is acknowledged, the history complete."""
-    load = RetryingLoad(stack, History(), generator, rate)
+    load = RetryingLoad(stack, History(), generator, rate, through_gateway or {})
     stop = asyncio.Event()
     publishing = asyncio.create_task(load.run(stop))
     try:
