@@ -38,6 +38,12 @@ class NotificationsSettings(ServiceSettings):
         description="comma-separated Fernet keys sealing the accounts' webhook secrets: the first"
         " seals new ones, every one opens what is stored; the placeholder only in development",
     )
+    webhook_private_addresses: bool | None = Field(
+        None,
+        description="let webhooks go to loopback, private and link-local addresses; unset:"
+        " allowed in development and test (a local receiver), refused otherwise (delivery/"
+        "destinations.py: a customer's URL must not reach Tally's own network)",
+    )
     delivery_enabled: bool = Field(
         True,
         description="run the delivery worker in this replica; off for one that only decides"
@@ -87,6 +93,13 @@ class NotificationsSettings(ServiceSettings):
         # Raises WebhookSecretKeysInvalid, naming a bad key by position, never by value.
         self.webhook_cipher()
         return self
+
+    @property
+    def private_webhooks_allowed(self) -> bool:
+        """`webhook_private_addresses`, or its default for the environment."""
+        if self.webhook_private_addresses is not None:
+            return self.webhook_private_addresses
+        return self.environment in ("development", "test")
 
     def webhook_cipher(self) -> WebhookSecretCipher:
         """The cipher that seals and opens the accounts' webhook secrets."""

@@ -13,6 +13,7 @@ from tally_runtime.database import Connection
 
 from tally_notifications.delivery import repository
 from tally_notifications.delivery.accounts import AccountsApi
+from tally_notifications.delivery.destinations import DestinationRefused, require_public
 from tally_notifications.delivery.email import SmtpRelay, message_of, send_email
 from tally_notifications.delivery.policy import Backoff, Delivery, admit, full_bucket
 from tally_notifications.delivery.secrets import WebhookSecretCipher, new_webhook_secret
@@ -36,6 +37,8 @@ class DeliveryConfig:
     notifications_per_hour: int
     webhook_timeout_seconds: float
     accounts: AccountsApi
+    private_webhooks_allowed: bool
+    """Webhooks may go to loopback and private addresses (development and test only)."""
 
 
 async def webhook_secrets(
@@ -93,6 +96,7 @@ class Senders:
     http: httpx.AsyncClient | None
     secrets: dict[str, str]
     clock: Clock
+    private_webhooks_allowed: bool = False
 
 
 async def send(delivery: Delivery, senders: Senders) -> None:
@@ -103,6 +107,8 @@ async def send(delivery: Delivery, senders: Senders) -> None:
         await send_email(senders.relay, message_of(delivery, senders.relay.sender))
     elif delivery.channel == "webhook":
         assert senders.http is not None, "a batch with webhooks gets a client"
+        if not senders.private_webhooks_allowed:
+            await require_public(delivery.recipient)
         secret = senders.secrets[delivery.account_sid]
         await post_webhook(senders.http, delivery, secret, senders.clock)
     else:
@@ -123,7 +129,7 @@ async def attempt(delivery: Delivery, senders: Senders, within_seconds: float) -
     try:
         async with asyncio.timeout(within_seconds):
             await send(delivery, senders)
-    except (PermanentFailure, TemplateFailed) as error:
+    except (PermanentFailure, TemplateFailed, DestinationRefused) as error:
         return Attempt(delivery, str(error), permanent=True)
     except TimeoutError:
         return Attempt(delivery, f"no answer within {within_seconds:g} s")

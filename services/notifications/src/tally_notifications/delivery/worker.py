@@ -56,6 +56,7 @@ def delivery_config(settings: NotificationsSettings) -> handlers.DeliveryConfig:
             service_token=settings.service_token.get_secret_value(),
             timeout_seconds=settings.accounts_timeout_seconds,
         ),
+        private_webhooks_allowed=settings.private_webhooks_allowed,
     )
 
 
@@ -79,7 +80,13 @@ async def deliver_batch(pool: asyncpg.Pool, config: handlers.DeliveryConfig, clo
             http = await stack.enter_async_context(
                 httpx.AsyncClient(timeout=config.webhook_timeout_seconds, follow_redirects=False)
             )
-        senders = handlers.Senders(relay=config.relay, http=http, secrets=secrets, clock=clock)
+        senders = handlers.Senders(
+            relay=config.relay,
+            http=http,
+            secrets=secrets,
+            clock=clock,
+            private_webhooks_allowed=config.private_webhooks_allowed,
+        )
         attempts = await asyncio.gather(
             *(handlers.attempt(delivery, senders, timeout) for delivery in sendable)
         )
