@@ -18,11 +18,14 @@ import asyncio
 import json
 import re
 import sys
+import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from chaos.infra import ROOT, ChaosInfra
 from chaos.report import ScenarioResult
+from chaos.stack import LOG_ROOT
 
 NAME = "billing_mode_race"
 BAR = (
@@ -56,8 +59,9 @@ FULL = Sizes(examples=5_000, accounts=10_000)
 SHORT = Sizes(examples=20, accounts=20)
 
 
-async def pytest_run(test: str, env: dict[str, str]) -> tuple[int, str]:
-    """Run one test file with pytest (output captured, `-s` so its counts are printed)."""
+async def pytest_run(test: str, env: dict[str, str], log: Path) -> tuple[int, str]:
+    """Run one test file with pytest (`-s`, so its counts are printed); its output is returned
+    and kept in `log`, where a failure's traceback can be read."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -75,6 +79,7 @@ async def pytest_run(test: str, env: dict[str, str]) -> tuple[int, str]:
         stderr=asyncio.subprocess.STDOUT,
     )
     output, _ = await process.communicate()
+    await asyncio.to_thread(log.write_bytes, output)
     return int(process.returncode or 0), output.decode(errors="replace")
 
 
@@ -103,6 +108,8 @@ def verdict_line(output: str) -> str:
 async def run(short: bool) -> ScenarioResult:
     sizes = SHORT if short else FULL
     result = ScenarioResult(NAME, BAR, "short" if short else "full")
+    logs = LOG_ROOT / f"{NAME}-{uuid.uuid4().hex[:8]}"
+    logs.mkdir(parents=True, exist_ok=True)
     infra = ChaosInfra()
     if not infra.running():
         await asyncio.to_thread(infra.up)
@@ -112,7 +119,7 @@ async def run(short: bool) -> ScenarioResult:
         "TALLY_CHAOS_EXAMPLES": str(sizes.examples),
         "TALLY_SOAK_ACCOUNTS": str(sizes.accounts),
     }
-    code, output = await pytest_run(PROPERTY_TEST, env)
+    code, output = await pytest_run(PROPERTY_TEST, env, logs / "property.log")
     counts = property_counts(output)
     result.figures |= {"property_examples": sizes.examples, "property_exit": code} | {
         f"property {k}": v for k, v in counts.items()
@@ -121,7 +128,7 @@ async def run(short: bool) -> ScenarioResult:
     result.require(bool(counts), "the property test printed no counts")
     result.notes.append(f"property test: {verdict_line(output)}")
 
-    code, output = await pytest_run(SOAK_TEST, env)
+    code, output = await pytest_run(SOAK_TEST, env, logs / "soak.log")
     figures = soak_figures(output)
     result.figures |= {"soak_exit": code} | {
         f"soak_{k}": figures[k] for k in SOAK_FIGURES if k in figures
@@ -133,4 +140,5 @@ async def run(short: bool) -> ScenarioResult:
         figures.get("card_charges_of_invoiced", 1) == 0, "card charges of invoiced accounts"
     )
     result.notes.append(f"soak: {verdict_line(output)}")
+    result.notes.append(f"pytest output: {logs.relative_to(ROOT)}/{{property,soak}}.log")
     return result

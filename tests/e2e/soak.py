@@ -106,21 +106,36 @@ async def follow(reader: AIOKafkaConsumer, on_record: Callable[[Any], None]) -> 
                 on_record(record)
 
 
+RETRIED = {"after_timeout": 0, "after_429": 0, "after_503": 0}
+"""Requests the soak sent again, by why: a loaded 2-core machine answers some late."""
+
+
 async def call(
     http: httpx.AsyncClient, method: str, url: str, expect: int | set[int], **kwargs: Any
 ) -> dict[str, Any]:
-    """One request, retried on 429 and 503 (the soak loads the gateway); `expect` or fail.
+    """One request, retried on 429, 503 and no answer in time (the soak loads the gateway);
+    `expect` or fail.
 
-    A step retried after a 503 may have been taken by the attempt that failed: its `409`
-    (the step not allowed any more) counts as done, and the flow checks the outcome itself.
+    Every request of the soak is safe to send again: openings and invoicing requests carry an
+    Idempotency-Key, usage its event ids, and the flow's steps refuse a repeat with `409`. So a
+    step retried after a 503 or a timeout may have been taken by the attempt that failed: its
+    `409` counts as done, and the flow checks the outcome itself.
     """
     retried = False
     for _ in range(40):
-        response = await http.request(method, url, **kwargs)
+        try:
+            response = await http.request(method, url, **kwargs)
+        except httpx.TimeoutException:
+            RETRIED["after_timeout"] += 1
+            retried = True
+            continue
         if response.status_code not in (429, 503):
             break
+        RETRIED[f"after_{response.status_code}"] += 1
         retried = retried or response.status_code == 503
         await asyncio.sleep(float(response.headers.get("Retry-After", "0.5")))
+    else:
+        raise AssertionError(f"{method} {url}: no answer but 429, 503 or a timeout in 40 tries")
     if retried and response.status_code == 409:
         return {}
     expected = expect if isinstance(expect, set) else {expect}

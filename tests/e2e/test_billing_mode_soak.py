@@ -33,6 +33,7 @@ from tally_testkit import Tail
 from tests.e2e.soak import (
     ACCOUNTS,
     IN_FLIGHT,
+    RETRIED,
     SEED,
     Raced,
     charge_leases,
@@ -112,7 +113,7 @@ async def test_given_switches_to_invoiced_racing_crossings_then_no_forbidden_ale
     switched_sids = [a.sid for a in raced if a.switched]
     leases = await charge_leases(system, switched_sids)
     skipped = await skipped_recharges(system, switched_sids)
-    figures = {
+    figures: dict[str, Any] = {
         "accounts": len(raced),
         "seed": SEED,
         "switched": sum(a.switched for a in raced),
@@ -121,6 +122,7 @@ async def test_given_switches_to_invoiced_racing_crossings_then_no_forbidden_ale
         "total_s": round(time.monotonic() - started, 1),
         "not_settled": len(waiting),
         "card_charged_not_credited": charged_not_credited(leases, skipped),
+        "requests_retried": dict(RETRIED),
     } | counted(raced, leases)
     unsettled = [await diagnosis(http, system, account) for account in waiting[:5]]
     report = system.log_dir / "billing_mode_soak.json"
