@@ -81,8 +81,12 @@ class RelayThread:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._relay: OutboxRelay | None = None
         self._task: asyncio.Task[None] | None = None
+        # A daemon: a process that ends without stop() is not held open by its relay (rows it
+        # had published but not yet deleted are published again by the next relay).
         self._thread = threading.Thread(
-            target=asyncio.run, args=(self._main(),), name=f"{service_name}-outbox-relay"
+            target=lambda: asyncio.run(self._main()),
+            name=f"{service_name}-outbox-relay",
+            daemon=True,
         )
 
     async def start(self) -> None:

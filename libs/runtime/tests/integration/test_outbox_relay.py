@@ -1,8 +1,10 @@
-"""The outbox relay against real PostgreSQL and Kafka: in order, at least once, never stuck."""
+"""The outbox relay against real PostgreSQL and Kafka: in order, at least once, never stuck,
+and on its own thread, never waiting for the service's event loop."""
 
 import asyncio
 import contextlib
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -13,7 +15,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from tally_contracts.balances import BalanceChanged
 from tally_contracts.topics import BALANCE_CHANGED
+from tally_runtime import metrics
 from tally_runtime.kafka import make_producer
+from tally_runtime.lifecycle import RelayThread
 from tally_runtime.outbox import OutboxRelay, enqueue
 from tally_runtime.settings import ServiceSettings
 from tally_testkit import Tail, by_key, eventually, new_sid
@@ -179,3 +183,34 @@ async def test_given_the_relays_connections_cut_as_by_a_restart_then_it_publishe
         await eventually(second_arrived, lambda found: second.event_id in found)
         assert set(arrived) <= {first.event_id, second.event_id}
         assert arrived[-1] == second.event_id
+
+
+def published_count(topic: str) -> float:
+    """What relays of this process have published to `topic` (the /metrics counter)."""
+    return float(metrics.PUBLISHED.labels(topic)._value.get())
+
+
+async def test_given_a_blocked_event_loop_when_a_commit_wrote_the_outbox_then_the_relay_publishes(
+    settings: ServiceSettings, pool: asyncpg.Pool, tail: Tail
+) -> None:
+    # Given the relay on its own thread (as every service runs it), and a reader of the topic
+    published = by_key(await tail(BALANCE_CHANGED))
+    relay = RelayThread("relay-thread-test", settings)
+    await relay.start()
+    try:
+        # When a commit writes an event and the service's loop then stops yielding, as a
+        # consumer's batch does for long stretches of Python
+        sid = new_sid()
+        before = published_count(BALANCE_CHANGED)
+        await commit_events(pool, [balance_event(sid)])
+        relay.wake()
+        blocked_until = time.monotonic() + 30.0
+        while published_count(BALANCE_CHANGED) == before and time.monotonic() < blocked_until:
+            time.sleep(0.05)  # noqa: ASYNC251 - the point: this loop runs nothing else meanwhile
+
+        # Then the relay published it while the loop was blocked, and removed the row after
+        assert published_count(BALANCE_CHANGED) > before
+        assert len(await published(sid, 1)) == 1
+        await eventually(lambda: outbox_size(pool), lambda size: size == 0)
+    finally:
+        await relay.stop()
