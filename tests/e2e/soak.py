@@ -106,7 +106,7 @@ async def follow(reader: AIOKafkaConsumer, on_record: Callable[[Any], None]) -> 
                 on_record(record)
 
 
-RETRIED = {"after_timeout": 0, "after_429": 0, "after_503": 0}
+RETRIED = {"after_timeout": 0, "after_429": 0, "after_503": 0, "while_in_progress": 0}
 """Requests the soak sent again, by why: a loaded 2-core machine answers some late."""
 
 
@@ -129,18 +129,27 @@ async def call(
             RETRIED["after_timeout"] += 1
             retried = True
             continue
+        if in_progress(response):  # the attempt that timed out is still being answered
+            RETRIED["while_in_progress"] += 1
+            await asyncio.sleep(0.5)
+            continue
         if response.status_code not in (429, 503):
             break
         RETRIED[f"after_{response.status_code}"] += 1
         retried = retried or response.status_code == 503
         await asyncio.sleep(float(response.headers.get("Retry-After", "0.5")))
     else:
-        raise AssertionError(f"{method} {url}: no answer but 429, 503 or a timeout in 40 tries")
+        raise AssertionError(f"{method} {url}: 40 tries, none answered (429, 503, 409 in progress)")
     if retried and response.status_code == 409:
         return {}
     expected = expect if isinstance(expect, set) else {expect}
     assert response.status_code in expected, f"{method} {url}: {response.text}"
     return dict(response.json())
+
+
+def in_progress(response: httpx.Response) -> bool:
+    """The gateway's answer to a repeated Idempotency-Key while the first request runs."""
+    return response.status_code == 409 and response.json().get("title") == "Request in progress"
 
 
 async def open_account(http: httpx.AsyncClient, gateway: str, index: int) -> dict[str, Any]:
