@@ -107,10 +107,16 @@ class RelayThread:
             await asyncio.to_thread(self._thread.join)
 
     async def _main(self) -> None:
+        url = self._settings.database_url
         try:
-            pool = await create_pool(self._settings.database_url, max_size=2)
+            pool = await with_backoff(STARTUP_WAIT_SECONDS)(create_pool)(url, max_size=2)
+        except BaseException as error:
+            self._ready.set_exception(error)
+            return
+        try:
             producer = await started_producer(self._service_name, self._settings)
         except BaseException as error:
+            await pool.close()
             self._ready.set_exception(error)
             return
         self._loop = asyncio.get_running_loop()
