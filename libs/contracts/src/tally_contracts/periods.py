@@ -136,8 +136,37 @@ def zone_change(history: Sequence[ZoneSpan], new_zone: str, now: datetime) -> Zo
 
 
 def period_bounds(month: str, time_zone: str) -> tuple[datetime, datetime]:
-    """The UTC instants a local month begins and ends (end exclusive)."""
+    """The UTC instants a local month begins and ends (end exclusive), in one zone throughout.
+
+    An account's months go by `month_bounds`, which knows where its zone changed.
+    """
     return (
         local_midnight(first_day(month), time_zone),
         local_midnight(first_day(next_month(month)), time_zone),
     )
+
+
+def span_of_month(history: Sequence[ZoneSpan], month: str) -> ZoneSpan:
+    """The zone span an account's billing `month` is dated in: a change applies from its first
+    month on."""
+    current = history[0]
+    for span in history[1:]:
+        if span.first_month is not None and span.first_month <= month:
+            current = span
+    return current
+
+
+def month_bounds(history: Sequence[ZoneSpan], month: str) -> tuple[str, datetime, datetime]:
+    """An account's billing `month`: its zone, and the UTC instants it begins and ends.
+
+    A zone's first month begins when the zone took over (the old zone's month end), not at
+    the new zone's local midnight: after a move to a zone behind, the first hours of the new
+    month still read the old month's last day there, and after a move ahead, the new zone's
+    midnight came while the old month was still running. Every other month runs from local
+    midnight to local midnight, and a month's end is where the next zone takes over.
+    """
+    span = span_of_month(history, month)
+    start, end = period_bounds(month, span.time_zone)
+    if span.first_month == month:
+        start = span.effective_from
+    return span.time_zone, start, end

@@ -14,6 +14,7 @@ from tally_contracts.periods import (
     date_instant,
     first_day,
     local_midnight,
+    month_bounds,
     month_of,
     next_month,
     period_bounds,
@@ -149,6 +150,47 @@ def test_given_a_change_to_a_zone_behind_then_its_first_days_belong_to_its_first
     assert last_of_tokyo == Dated(date(2026, 10, 31), "2026-10@Asia/Tokyo")
     # 11:00 on the 31st in New York, yet October is over: the new zone's first month.
     assert first_of_new_york == Dated(date(2026, 10, 31), "2026-11@America/New_York")
+
+
+def test_given_a_change_to_a_zone_behind_then_its_first_month_begins_when_it_took_over() -> None:
+    # October in Tokyo (+9) ends at 2026-10-31 15:00Z; New York's November would begin at its
+    # local midnight (04:00Z, daylight time -4), thirteen hours later, but the hours between
+    # are dated in it already (above): November begins when New York took over.
+    assert month_bounds(TOKYO_THEN_NEW_YORK, "2026-10") == (
+        "Asia/Tokyo",
+        utc("2026-09-30T15:00:00"),
+        utc("2026-10-31T15:00:00"),
+    )
+    assert month_bounds(TOKYO_THEN_NEW_YORK, "2026-11") == (
+        "America/New_York",
+        utc("2026-10-31T15:00:00"),
+        utc("2026-12-01T05:00:00"),  # standard time (-5) by then
+    )
+    # Later months run from New York's midnight to New York's midnight.
+    assert month_bounds(TOKYO_THEN_NEW_YORK, "2026-12") == (
+        "America/New_York",
+        utc("2026-12-01T05:00:00"),
+        utc("2027-01-01T05:00:00"),
+    )
+
+
+def test_given_a_change_to_a_zone_ahead_then_its_first_month_begins_when_it_took_over() -> None:
+    # New York's October ends at 2026-11-01 04:00Z; Tokyo's November began at its midnight,
+    # 2026-10-31 15:00Z, while New York's October was still running: not part of November.
+    history = [
+        ZoneSpan(time_zone="America/New_York", effective_from=EARLIEST),
+        ZoneSpan(
+            time_zone="Asia/Tokyo",
+            effective_from=utc("2026-11-01T04:00:00"),
+            first_month="2026-11",
+        ),
+    ]
+
+    assert month_bounds(history, "2026-11") == (
+        "Asia/Tokyo",
+        utc("2026-11-01T04:00:00"),
+        utc("2026-11-30T15:00:00"),  # 2026-12-01 00:00 in Tokyo
+    )
 
 
 def test_given_a_history_then_the_zone_at_an_instant_is_the_last_one_in_effect() -> None:

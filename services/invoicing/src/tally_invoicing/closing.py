@@ -28,7 +28,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from tally_contracts.accounts import Address, BillingMode, BillingPreferences, InvoicingTerms
-from tally_contracts.periods import ZoneSpan, period_bounds, period_key, zone
+from tally_contracts.periods import ZoneSpan, month_bounds, period_key, zone
 from tally_contracts.usage import UsageCategory
 
 from tally_invoicing.pricing import card_for, price, round_money
@@ -141,15 +141,6 @@ def invoice_id_for(account_sid: str, month: str) -> str:
     return f"IN{digest[:32]}"
 
 
-def zone_of_month(zones: Sequence[ZoneSpan], month: str) -> str:
-    """The zone the account's `month` is billed in: a zone change applies from its first month."""
-    current = zones[0].time_zone
-    for span in zones[1:]:
-        if span.first_month is not None and span.first_month <= month:
-            current = span.time_zone
-    return current
-
-
 @dataclass(frozen=True)
 class Period:
     """One account's billing month: its key, zone and UTC bounds (end exclusive)."""
@@ -162,8 +153,7 @@ class Period:
 
 def period_of(zones: Sequence[ZoneSpan], month: str) -> Period:
     """The account's billing period for `month`."""
-    time_zone = zone_of_month(zones, month)
-    start, end = period_bounds(month, time_zone)
+    time_zone, start, end = month_bounds(zones, month)
     return Period(key=period_key(month, time_zone), time_zone=time_zone, start=start, end=end)
 
 

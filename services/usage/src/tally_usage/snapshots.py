@@ -16,7 +16,7 @@ from tally_contracts.periods import (
     ZoneSpan,
     date_instant,
     local_midnight,
-    period_bounds,
+    month_bounds,
     period_key,
     zone,
     zone_at,
@@ -54,16 +54,6 @@ def snapshot_day(history: Sequence[ZoneSpan], as_of: datetime) -> SnapshotDay:
     return SnapshotDay(through=dated.local_date, period=dated.period)
 
 
-def zone_of_month(history: Sequence[ZoneSpan], month: str) -> str:
-    """The zone an account's billing month `YYYY-MM` is dated in (a change applies from its
-    first month on)."""
-    time_zone = history[0].time_zone
-    for span in history[1:]:
-        if span.first_month is not None and span.first_month <= month:
-            time_zone = span.time_zone
-    return time_zone
-
-
 @dataclass(frozen=True)
 class BillingMonth:
     """One billing month of an account: its key, zone and UTC bounds (end exclusive)."""
@@ -81,8 +71,7 @@ class BillingMonth:
 
 def billing_month(history: Sequence[ZoneSpan], month: str) -> BillingMonth:
     """The account's billing month `YYYY-MM`, in the zone that month is dated in."""
-    time_zone = zone_of_month(history, month)
-    start, end = period_bounds(month, time_zone)
+    time_zone, start, end = month_bounds(history, month)
     return BillingMonth(month=month, time_zone=time_zone, start=start, end=end)
 
 

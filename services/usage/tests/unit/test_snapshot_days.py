@@ -106,6 +106,12 @@ def test_given_a_zone_change_then_each_month_is_dated_in_its_own_zone() -> None:
         datetime(2026, 12, 1, 6, tzinfo=UTC),
     )
     assert december.period == "2026-12@America/New_York"
+    # New York's December begins when Chicago's November ends (06:00Z), not at New York's own
+    # midnight (05:00Z), an hour still dated in Chicago's November.
+    assert (december.start, december.end) == (
+        datetime(2026, 12, 1, 6, tzinfo=UTC),
+        datetime(2027, 1, 1, 5, tzinfo=UTC),
+    )
     assert billing_month(CHICAGO_THEN_NEW_YORK, "2027-03").time_zone == "America/New_York"
 
 
