@@ -33,7 +33,6 @@ from tally_testkit import Tail
 from tests.e2e.soak import (
     ACCOUNTS,
     IN_FLIGHT,
-    RETRIED,
     SEED,
     Raced,
     charge_leases,
@@ -45,6 +44,7 @@ from tests.e2e.soak import (
     read_decisions,
     skipped_recharges,
 )
+from tests.e2e.soak_requests import RETRIED
 from tests.e2e.system import System
 
 
