@@ -30,7 +30,8 @@ from chaos.generator import Generator
 from chaos.history import History, send_to_kafka
 from chaos.report import ScenarioResult, seeded
 from chaos.stack import Stack, chaos_stack
-from tests.e2e.soak import known_to_invoicing, switch_to_invoiced
+from tests.e2e.soak import known_to_invoicing
+from tests.e2e.soak_requests import switch_to_invoiced
 
 NAME = "replay_from_zero"
 BAR = "0 changes to any total, 0 new notifications"
@@ -44,7 +45,7 @@ class Sizes:
 
 
 NEGOTIATED = {"calls-outbound": Decimal("0.0120")}
-"""The rates tests/e2e/soak.py's `switch_to_invoiced` agrees (the rest: the default card)."""
+"""The rates `soak_requests.switch_to_invoiced` agrees (the rest: the default card)."""
 
 FULL = Sizes(accounts=100, invoiced=20, events=200_000)
 SHORT = Sizes(accounts=10, invoiced=3, events=5_000)
